@@ -1,0 +1,91 @@
+"""The values passed between the socket layer and the handlers, and the error envelope.
+
+`server.py` turns bytes into an `Incoming`; a handler returns a `Reply`; only `server.py` writes it.
+That keeps the endpoint logic free of socket code and lets it say "close without answering"
+(`status=None`).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+JSON_TYPE = "application/json"
+
+# gRPC-Gateway v2 `HTTPStatusFromCode`, read backwards (spec §13.2): the code a gateway would put
+# in the envelope for a given HTTP status. Statuses not listed fall back by class below.
+GRPC_CODE_FOR_STATUS = {
+    400: 3,  # INVALID_ARGUMENT
+    401: 16,  # UNAUTHENTICATED
+    403: 7,  # PERMISSION_DENIED
+    404: 5,  # NOT_FOUND
+    405: 12,  # UNIMPLEMENTED (gateway's routing error for a known path, wrong method)
+    409: 6,  # ALREADY_EXISTS
+    412: 9,  # FAILED_PRECONDITION
+    429: 8,  # RESOURCE_EXHAUSTED
+    499: 1,  # CANCELLED
+    500: 13,  # INTERNAL
+    501: 12,  # UNIMPLEMENTED
+    503: 14,  # UNAVAILABLE
+    504: 4,  # DEADLINE_EXCEEDED
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Incoming:
+    """One request, fully read (the body too, so a keep-alive connection stays in step)."""
+
+    method: str
+    path: str  # without the query string
+    query: str
+    headers: list[tuple[str, str]]  # as received, in order
+    body: bytes
+    arrived: float  # time.time() once the headers were read
+
+    def header(self, name: str) -> str | None:
+        name = name.lower()
+        return next((v for k, v in self.headers if k.lower() == name), None)
+
+
+@dataclass(frozen=True, slots=True)
+class Reply:
+    """One HTTP answer. `status=None` means: close the connection without answering."""
+
+    status: int | None
+    body: bytes = b""
+    headers: dict[str, str] = field(default_factory=dict)
+    close: bool = False
+
+
+def grpc_code_for(status: int) -> int:
+    """The envelope code for an HTTP status; unknown 4xx → INVALID_ARGUMENT, 5xx → UNKNOWN."""
+    if status in GRPC_CODE_FOR_STATUS:
+        return GRPC_CODE_FOR_STATUS[status]
+    return 2 if status >= 500 else 3
+
+
+def envelope(status: int, message: str) -> dict[str, Any]:
+    """The gRPC-Gateway error body for `status` (spec §13.1)."""
+    return {"code": grpc_code_for(status), "message": message, "details": []}
+
+
+def json_reply(status: int, obj: Any, headers: dict[str, str] | None = None) -> Reply:
+    body = json.dumps(obj, separators=(",", ":")).encode()
+    return Reply(status, body, {"Content-Type": JSON_TYPE, **(headers or {})})
+
+
+def error_reply(status: int, message: str, headers: dict[str, str] | None = None) -> Reply:
+    return json_reply(status, envelope(status, message), headers)
+
+
+def body_reply(status: int, body: Any, headers: dict[str, str]) -> Reply:
+    """A scripted body: a str is sent as is (text/plain unless headers say otherwise), anything
+    else as JSON. Header names are matched case-insensitively so a script can set Content-Type."""
+    if isinstance(body, str):
+        default_type, raw = "text/plain; charset=utf-8", body.encode()
+    else:
+        default_type, raw = JSON_TYPE, json.dumps(body, separators=(",", ":")).encode()
+    if not any(name.lower() == "content-type" for name in headers):
+        headers = {"Content-Type": default_type, **headers}
+    return Reply(status, raw, headers)

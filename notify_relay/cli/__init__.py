@@ -1,0 +1,37 @@
+"""`notify-relay`: enqueue and inspect jobs, run the emulator, the demo, the scheduler.
+
+Exit codes scripts can trust: 0 success, 1 the thing asked about is bad or missing
+(invalid request, unknown job), 2 usage or configuration error.
+"""
+
+from __future__ import annotations
+
+import click
+
+from notify_relay.cli import jobs, run
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="notify-relay")
+def cli() -> None:
+    """notify-relay: a queue-backed delivery worker for Pushwoosh Messaging API v2.
+
+    Configuration comes from environment variables (REDIS_URL, PUSHWOOSH_API_TOKEN,
+    PUSHWOOSH_BASE_URL, NOTIFY_*); see the README's configuration table.
+    """
+
+
+for command in (jobs.enqueue, jobs.outcome, run.emulator, run.demo, run.scheduler):
+    cli.add_command(command)
+
+try:  # the contract commands (validate, schema)
+    from notify_relay.cli import contract
+
+    cli.add_command(contract.validate)
+    cli.add_command(contract.schema)
+except ImportError:  # pragma: no cover - during development only
+    pass
+
+
+def main() -> None:
+    cli(prog_name="notify-relay")

@@ -1,0 +1,57 @@
+"""`notify-relay enqueue` and `notify-relay outcome`."""
+
+from __future__ import annotations
+
+import sys
+from typing import IO
+
+import click
+
+from notify_relay.cli.common import load_settings, print_json, read_requests
+from producers import Producer, ValidationError, validate_many
+
+
+@click.command()
+@click.argument("file", type=click.File("r"))
+@click.option("--idempotency-key", help="Only for a single request: dedupe key.")
+@click.option("--expires-in", type=float, help="Seconds until the job is too late to send.")
+@click.option("--strict", is_flag=True, help="Also reject structures whose fields are unknown.")
+def enqueue(file: IO[str], idempotency_key: str | None, expires_in: float | None,
+            strict: bool) -> None:
+    """Validate and enqueue the request(s) in FILE (JSON object or JSON Lines; - for stdin).
+
+    Prints one job id per line. If any request is invalid, prints every error with
+    its line number, enqueues nothing and exits 1.
+    """
+    numbered = list(read_requests(file))
+    bad = {n: str(v) for n, v in numbered if isinstance(v, ValueError)}
+    requests = [v for _, v in numbered]
+    if not bad:
+        try:
+            validate_many(requests, strict=strict)
+        except ValidationError as exc:
+            for index, messages in exc.messages.items():
+                bad[numbered[int(index)][0]] = str(ValidationError(messages))
+    if bad:
+        for line, text in sorted(bad.items()):
+            for row in text.splitlines():
+                click.echo(f"line {line}: {row}", err=True)
+        sys.exit(1)
+    if idempotency_key and len(requests) != 1:
+        raise click.UsageError("--idempotency-key needs exactly one request")
+    producer = Producer(settings=load_settings())
+    keys = [idempotency_key] if idempotency_key else None
+    for job_id in producer.enqueue_many(requests, idempotency_keys=keys, expires_in=expires_in,
+                                        strict=strict):
+        click.echo(job_id)
+
+
+@click.command()
+@click.argument("job_id")
+def outcome(job_id: str) -> None:
+    """Print JOB_ID's status and attempt log as JSON; exit 1 if the job is unknown."""
+    record = Producer(settings=load_settings()).outcome(job_id)
+    if record is None:
+        click.echo(f"unknown job: {job_id} (never enqueued, or its outcome expired)", err=True)
+        sys.exit(1)
+    print_json(record)

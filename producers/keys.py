@@ -1,0 +1,62 @@
+"""Every Redis key notify-relay writes, built in one place under one prefix.
+
+Per-job keys carry the job id as a Redis Cluster hash tag (`{...}`) so that one
+job's keys share a slot. Each family has exactly one owning module, named below;
+no other module writes it.
+
+| family                    | type   | owner                   | bound                      |
+|---------------------------|--------|-------------------------|----------------------------|
+| `{job}:outcome`           | hash   | producers/outcomes.py   | TTL NOTIFY_OUTCOME_TTL     |
+| `{job}:attempts`          | list   | producers/outcomes.py   | TTL NOTIFY_OUTCOME_TTL     |
+| `idem:{key}`              | string | producers/producer.py   | TTL NOTIFY_IDEMPOTENCY_WINDOW |
+| `<queue>`, `unacked*`     | kombu  | Celery / kombu          | live jobs only             |
+| `retries`                 | zset   | worker/retries.py       | one entry per live job     |
+| `dead:index`, `dead:entries` | zset + hash | worker/deadletters.py | NOTIFY_DEAD_MAX, NOTIFY_DEAD_TTL |
+| `circuit`                 | hash   | worker/circuit.py       | one key                    |
+| `rate:*`                  | string/hash | worker/ratelimit.py | TTL of a few windows       |
+| `stats:*`                 | hash   | worker/metrics.py       | TTL of the stats window    |
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Keys:
+    prefix: str = "notify-relay:"
+
+    def outcome(self, job_id: str) -> str:
+        return f"{self.prefix}{{{job_id}}}:outcome"
+
+    def attempts(self, job_id: str) -> str:
+        return f"{self.prefix}{{{job_id}}}:attempts"
+
+    def idempotency(self, key: str) -> str:
+        return f"{self.prefix}idem:{{{key}}}"
+
+    def queue(self, name: str) -> str:
+        """The kombu list a queue lives in (kombu adds the same global prefix)."""
+        return f"{self.prefix}{name}"
+
+    @property
+    def retries(self) -> str:
+        return f"{self.prefix}retries"
+
+    @property
+    def dead_index(self) -> str:
+        return f"{self.prefix}dead:index"
+
+    @property
+    def dead_entries(self) -> str:
+        return f"{self.prefix}dead:entries"
+
+    @property
+    def circuit(self) -> str:
+        return f"{self.prefix}circuit"
+
+    def rate(self, scope: str) -> str:
+        return f"{self.prefix}rate:{scope}"
+
+    def stats(self, name: str) -> str:
+        return f"{self.prefix}stats:{name}"

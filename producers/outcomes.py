@@ -1,0 +1,167 @@
+"""The outcome store: one status record and one attempt log per job.
+
+Owner of the `{job}:outcome` hash and the `{job}:attempts` list (see keys.py).
+Producers create and read records; the worker claims and updates them through
+the functions here, so the record's shape lives in one module.
+"""
+
+from __future__ import annotations
+
+import enum
+import json
+import time
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import redis
+
+from producers.job import Job
+from producers.keys import Keys
+
+
+class Status(enum.StrEnum):
+    QUEUED = "queued"
+    SENDING = "sending"
+    RETRYING = "retrying"
+    SUCCEEDED = "succeeded"
+    DEAD = "dead"
+
+
+FINAL = frozenset({Status.SUCCEEDED, Status.DEAD})
+
+
+@dataclass(frozen=True)
+class Attempt:
+    """One send, as recorded in the attempt log."""
+
+    number: int
+    started_at: float
+    duration_ms: float | None
+    outcome: str  # the failure class: success, permanent, transient, ...
+    http_status: int | None = None
+    grpc_code: int | None = None
+    error: str | None = None
+    message_code: str | None = None
+    ambiguous: bool = False
+    retry_in_s: float | None = None
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), separators=(",", ":"))
+
+
+def initial_fields(job: Job, now: float) -> dict[str, str]:
+    """The record written at enqueue (and by the worker for a job it never saw queued)."""
+    return {
+        "job_id": job.job_id,
+        "status": Status.QUEUED.value,
+        "kind": job.kind,
+        "application": job.application,
+        "enqueued_at": repr(job.enqueued_at),
+        "expires_at": repr(job.expires_at),
+        "idempotency_key": job.idempotency_key or "",
+        "attempts": "0",
+        "updated_at": repr(now),
+    }
+
+
+_FLOATS = ("enqueued_at", "expires_at", "updated_at", "next_attempt_at", "lease_until")
+
+
+def _decode_record(raw: dict[bytes, bytes], attempts: list[bytes]) -> dict[str, Any]:
+    record: dict[str, Any] = {k.decode(): v.decode() for k, v in raw.items()}
+    for name in _FLOATS:
+        if record.get(name):
+            record[name] = float(record[name])
+    record["attempt_count"] = int(record.pop("attempts", 0))
+    record["idempotency_key"] = record.get("idempotency_key") or None
+    for private in ("lease_until", "lease_owner", "sending_since"):
+        record.pop(private, None)
+    record["attempts"] = [json.loads(item) for item in attempts]
+    return record
+
+
+# Claim before a send. Returns {verdict, detail}:
+#   claimed   - this worker may send; detail = "abandoned" when a previous holder died mid-send
+#   final     - already succeeded or dead: acknowledge, never send again
+#   stale     - the message is an old copy (attempt count moved on): drop it
+#   leased    - another worker is sending right now; detail = lease end (ms)
+_CLAIM = """
+local h = redis.call('HMGET', KEYS[1], 'status', 'attempts', 'lease_until', 'sending_since')
+local now = tonumber(ARGV[2])
+if not h[1] then
+  redis.call('HSET', KEYS[1], unpack(ARGV, 6))
+  h[1] = 'queued'; h[2] = '0'
+end
+if h[1] == 'succeeded' or h[1] == 'dead' then return {'final', h[1]} end
+local attempts = tonumber(h[2] or '0')
+if attempts ~= tonumber(ARGV[1]) then return {'stale', tostring(attempts)} end
+local detail = ''
+if h[1] == 'sending' then
+  if tonumber(h[3] or '0') > now then return {'leased', h[3]} end
+  detail = 'abandoned'
+  local lost = cjson.encode({number = attempts + 1, started_at = tonumber(h[4] or '0') / 1000,
+    outcome = 'ambiguous', ambiguous = true,
+    error = 'worker lost before the result was recorded'})
+  redis.call('RPUSH', KEYS[2], lost)
+  redis.call('HINCRBY', KEYS[1], 'attempts', 1)
+end
+redis.call('HSET', KEYS[1], 'status', 'sending', 'lease_until', now + tonumber(ARGV[3]),
+  'lease_owner', ARGV[4], 'sending_since', now, 'updated_at', now / 1000)
+redis.call('PEXPIRE', KEYS[1], ARGV[5])
+redis.call('PEXPIRE', KEYS[2], ARGV[5])
+return {'claimed', detail}
+"""
+
+
+@dataclass(frozen=True)
+class Claim:
+    verdict: str
+    detail: str
+
+    @property
+    def abandoned(self) -> bool:
+        return self.detail == "abandoned"
+
+
+class OutcomeStore:
+    def __init__(self, client: redis.Redis, keys: Keys, ttl_s: float) -> None:
+        self._redis = client
+        self._keys = keys
+        self._ttl_ms = int(ttl_s * 1000)
+        self._claim = client.register_script(_CLAIM)
+
+    def read(self, job_id: str) -> dict[str, Any] | None:
+        pipe = self._redis.pipeline(transaction=False)
+        pipe.hgetall(self._keys.outcome(job_id))
+        pipe.lrange(self._keys.attempts(job_id), 0, -1)
+        raw, attempts = pipe.execute()
+        return _decode_record(raw, attempts) if raw else None
+
+    def claim(self, job: Job, *, owner: str, lease_s: float, now: float | None = None) -> Claim:
+        now_ms = int((time.time() if now is None else now) * 1000)
+        fields = [x for pair in initial_fields(job, now_ms / 1000).items() for x in pair]
+        keys = [self._keys.outcome(job.job_id), self._keys.attempts(job.job_id)]
+        args = [job.attempt, now_ms, int(lease_s * 1000), owner, self._ttl_ms, *fields]
+        verdict, detail = self._claim(keys=keys, args=args)
+        return Claim(verdict.decode(), detail.decode())
+
+    def record(
+        self, pipe: redis.client.Pipeline, job: Job, attempt: Attempt | None, status: Status,
+        **fields: str | float | int,
+    ) -> None:
+        """Queue the status change (and the attempt, if one was made) on `pipe`."""
+        outcome_key = self._keys.outcome(job.job_id)
+        values: dict[str, str] = {k: str(v) for k, v in fields.items()}
+        values.update(status=status.value, updated_at=repr(time.time()))
+        if attempt is not None:
+            attempts_key = self._keys.attempts(job.job_id)
+            pipe.rpush(attempts_key, attempt.to_json())
+            pipe.pexpire(attempts_key, self._ttl_ms)
+            values["attempts"] = str(attempt.number)
+        pipe.hset(outcome_key, mapping=values)
+        pipe.hdel(outcome_key, "lease_until", "lease_owner")
+        pipe.pexpire(outcome_key, self._ttl_ms)
+
+    def release(self, pipe: redis.client.Pipeline, job: Job, status: Status) -> None:
+        """Give a claim back without a send (rate limit, open circuit): status only."""
+        self.record(pipe, job, None, status)

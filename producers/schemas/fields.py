@@ -1,0 +1,304 @@
+"""JSON-typed marshmallow fields for the notify contract.
+
+The wire format is protobuf JSON (§1.1). marshmallow's own fields coerce ("1" -> 1,
+"yes" -> True, b"x" -> "x"); these accept only the JSON type the reference names and
+return the value unchanged, so loading a request gives back what will be sent.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Callable, Mapping
+from datetime import datetime
+from typing import Any
+
+from marshmallow import ValidationError, fields
+
+from producers.schemas.settings import current
+
+#: INFERRED: protobuf parsers cap message nesting (100 in the C++ and Java runtimes).
+MAX_JSON_DEPTH = 100
+
+EMPTY = "Must not be empty."
+
+
+class Text(fields.String):
+    """A JSON string (bytes rejected); `non_empty` for codes and identifiers."""
+
+    def __init__(self, *, non_empty: bool = False, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.non_empty = non_empty
+        if non_empty:
+            self.metadata = {"minLength": 1, **self.metadata}
+
+    def _deserialize(self, value: Any, attr: Any, data: Any, **kwargs: Any) -> str:
+        if not isinstance(value, str):
+            raise self.make_error("invalid")
+        if self.non_empty and not value:
+            raise ValidationError(EMPTY)
+        return value
+
+
+class Bool(fields.Boolean):
+    """A JSON true / false; marshmallow's Boolean would take "yes" or 1."""
+
+    def _deserialize(self, value: Any, attr: Any, data: Any, **kwargs: Any) -> bool:
+        if not isinstance(value, bool):
+            raise self.make_error("invalid")
+        return value
+
+
+class Int(fields.Integer):
+    """A JSON integer (not a bool, not 1.0); `minimum` is checked when given.
+
+    `int64=True` also takes a decimal string: 64-bit integers may be quoted (§1.1, INFERRED).
+    """
+
+    def __init__(self, *, minimum: int | None = None, int64: bool = False, **kwargs: Any):
+        super().__init__(strict=True, **kwargs)
+        self.minimum, self.int64 = minimum, int64
+        if minimum is not None:
+            self.metadata = {"minimum": minimum, **self.metadata}
+
+    def _deserialize(self, value: Any, attr: Any, data: Any, **kwargs: Any) -> Any:
+        number = value
+        if self.int64 and isinstance(value, str) and re.fullmatch(r"-?[0-9]{1,19}", value):
+            number = int(value)
+        if isinstance(number, bool) or not isinstance(number, int):
+            raise self.make_error("invalid")
+        if self.minimum is not None and number < self.minimum:
+            raise ValidationError(f"Must be greater than or equal to {self.minimum}.")
+        return value
+
+
+class Num(fields.Number):
+    """A finite JSON number, integer or not; `minimum` is checked when given."""
+
+    def __init__(self, *, minimum: float | None = None, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.minimum = minimum
+        if minimum is not None:
+            self.metadata = {"minimum": minimum, **self.metadata}
+
+    def _deserialize(self, value: Any, attr: Any, data: Any, **kwargs: Any) -> Any:
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise self.make_error("invalid")
+        if not math.isfinite(value):
+            raise ValidationError("Must be a finite number.")
+        if self.minimum is not None and value < self.minimum:
+            raise ValidationError(f"Must be greater than or equal to {self.minimum}.")
+        return value
+
+
+class EnumName(fields.String):
+    """An enum value written as its name (§1.1 SEEN); `inferred` names are refused in strict mode."""
+
+    def __init__(self, names: tuple[str, ...], *, inferred: tuple[str, ...] = (), **kwargs: Any):
+        super().__init__(metadata={"enum": [*names, *inferred]}, **kwargs)
+        self.names, self.inferred = frozenset(names), frozenset(inferred)
+        self.choice_text = ", ".join(names)
+
+    def _deserialize(self, value: Any, attr: Any, data: Any, **kwargs: Any) -> str:
+        if isinstance(value, str) and value in self.names:
+            return value
+        if isinstance(value, str) and value in self.inferred:
+            if current().strict:
+                raise ValidationError(f"{value!r} is an unconfirmed name; not accepted in strict mode.")
+            return value
+        raise ValidationError(f"Must be one of: {self.choice_text}.")
+
+
+# Go's RFC 3339 parser, behind gRPC-Gateway, wants upper-case T and Z and at most
+# nanoseconds (§1.1, INFERRED); the date itself is checked with datetime below.
+_RFC3339 = re.compile(
+    r"([0-9]{4})-([0-9]{2})-([0-9]{2})T([0-9]{2}):([0-9]{2}):([0-9]{2})(\.[0-9]{1,9})?"
+    r"(Z|[+-]([0-9]{2}):([0-9]{2}))"
+)
+RFC3339_PATTERN = (
+    r"^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]{1,9})?"
+    r"(Z|[+-][0-9]{2}:[0-9]{2})$"
+)
+
+
+def is_rfc3339(value: str) -> bool:
+    """True for a real instant such as 2026-05-01T09:00:00Z or ...09:00:00.5+02:00."""
+    match = _RFC3339.fullmatch(value)
+    if match is None:
+        return False
+    year, month, day, hour, minute, second = (int(g) for g in match.groups()[:6])
+    if match.group(9) is not None and (int(match.group(9)) > 23 or int(match.group(10)) > 59):
+        return False
+    try:
+        datetime(year, month, day, hour, minute, second)
+    except ValueError:
+        return False
+    return year >= 1
+
+
+class Timestamp(Text):
+    """§1.1: a google.protobuf.Timestamp, an RFC 3339 string; kept as the string given."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(metadata={"format": "date-time", "pattern": RFC3339_PATTERN}, **kwargs)
+
+    def _deserialize(self, value: Any, attr: Any, data: Any, **kwargs: Any) -> str:
+        text = super()._deserialize(value, attr, data, **kwargs)
+        if not is_rfc3339(text):
+            raise ValidationError("Not an RFC 3339 timestamp (e.g. 2026-05-01T09:00:00Z).")
+        return text
+
+
+DURATION_PATTERN = r"^[0-9]{1,12}(\.[0-9]{1,9})?s$"
+_DURATION = re.compile(DURATION_PATTERN[1:-1])
+
+
+class Duration(Text):
+    """§1.1: a google.protobuf.Duration, decimal seconds then "s" ("3600s", "1.5s").
+
+    A negative delay means nothing for a send time, so the sign is refused (INFERRED).
+    """
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(metadata={"pattern": DURATION_PATTERN}, **kwargs)
+
+    def _deserialize(self, value: Any, attr: Any, data: Any, **kwargs: Any) -> str:
+        text = super()._deserialize(value, attr, data, **kwargs)
+        if _DURATION.fullmatch(text) is None:
+            raise ValidationError('Not a duration in seconds such as "3600s" or "1.5s".')
+        return text
+
+
+def json_errors(value: Any, depth: int = 0) -> Any:
+    """None when `value` is plain JSON, else messages keyed like marshmallow's."""
+    if value is None or isinstance(value, str | bool | int):
+        return None
+    if isinstance(value, float):
+        return None if math.isfinite(value) else ["Must be a finite number."]
+    if depth >= MAX_JSON_DEPTH:
+        return [f"Nested deeper than {MAX_JSON_DEPTH} levels."]
+    if isinstance(value, Mapping):
+        return _object_errors(value, depth + 1)
+    if isinstance(value, list | tuple):
+        found = {i: e for i, item in enumerate(value) if (e := json_errors(item, depth + 1))}
+        return found or None
+    return [f"Not a JSON value ({type(value).__name__})."]
+
+
+def _object_errors(value: Mapping[Any, Any], depth: int) -> Any:
+    found: dict[Any, Any] = {}
+    for key, item in value.items():
+        if not isinstance(key, str):
+            found[key] = ["Key is not a string."]
+        elif (problem := json_errors(item, depth)) is not None:
+            found[key] = problem
+    return found or None
+
+
+class JsonObject(fields.Dict):
+    """A free-form JSON object: any keys, any JSON values, inner keys unchecked."""
+
+    def _deserialize(self, value: Any, attr: Any, data: Any, **kwargs: Any) -> Any:
+        if not isinstance(value, Mapping):
+            raise ValidationError("Not a valid object.")
+        problem = _object_errors(value, 1)
+        if problem is not None:
+            raise ValidationError(problem)
+        return value
+
+
+class Opaque(JsonObject):
+    """A structure whose fields the reference does not list (NOT FOUND).
+
+    Accepted as a JSON object with its inner keys unchecked; refused in strict mode.
+    """
+
+    def __init__(self, what: str, **kwargs: Any) -> None:
+        metadata = {"description": f"{what}: fields NOT FOUND in the reference; unchecked."}
+        super().__init__(metadata=metadata, **kwargs)
+        self.what = what
+
+    def _deserialize(self, value: Any, attr: Any, data: Any, **kwargs: Any) -> Any:
+        if current().strict:
+            raise ValidationError(f"{self.what} is not checked (fields unknown); not accepted in strict mode.")
+        return super()._deserialize(value, attr, data, **kwargs)
+
+
+class Map(fields.Dict):
+    """A JSON object with checked keys; errors keyed by the key itself (no "key"/"value" level)."""
+
+    def __init__(
+        self,
+        values: fields.Field,
+        *,
+        key_problem: Callable[[str], str | None] | None = None,
+        non_empty: bool = False,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(keys=Text(), values=values, **kwargs)
+        self.key_problem, self.non_empty = key_problem, non_empty
+        if non_empty:
+            self.metadata = {"minProperties": 1, **self.metadata}
+
+    def _deserialize(self, value: Any, attr: Any, data: Any, **kwargs: Any) -> dict[str, Any]:
+        if not isinstance(value, Mapping):
+            raise ValidationError("Not a valid object.")
+        if self.non_empty and not value:
+            raise ValidationError(EMPTY)
+        result: dict[str, Any] = {}
+        errors: dict[Any, Any] = {}
+        for key, item in value.items():
+            problem = self._check_key(key)
+            if problem is not None:
+                errors[key] = [problem]
+                continue
+            try:
+                result[key] = self.value_field.deserialize(item, **kwargs)
+            except ValidationError as exc:
+                errors[key] = exc.messages
+        if errors:
+            raise ValidationError(errors)
+        return result
+
+    def _check_key(self, key: Any) -> str | None:
+        if not isinstance(key, str):
+            return "Key is not a string."
+        if not key:
+            return "Key must not be empty."
+        return self.key_problem(key) if self.key_problem else None
+
+
+class Items(fields.List):
+    """A JSON array (list or tuple, nothing else iterable); `max_items` may be a callable."""
+
+    def __init__(
+        self,
+        inner: fields.Field,
+        *,
+        min_items: int = 0,
+        max_items: int | Callable[[], int] | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(inner, **kwargs)
+        self.min_items, self.max_items = min_items, max_items
+        if min_items:
+            self.metadata = {"minItems": min_items, **self.metadata}
+
+    def _deserialize(self, value: Any, attr: Any, data: Any, **kwargs: Any) -> list[Any]:
+        if not isinstance(value, list | tuple):
+            raise self.make_error("invalid")
+        if len(value) < self.min_items:
+            raise ValidationError(EMPTY if self.min_items == 1 else f"At least {self.min_items} items.")
+        limit = self.max_items() if callable(self.max_items) else self.max_items
+        if limit is not None and len(value) > limit:
+            raise ValidationError(f"At most {limit} items, got {len(value)}.")
+        result: list[Any] = []
+        errors: dict[int, Any] = {}
+        for index, item in enumerate(value):
+            try:
+                result.append(self.inner.deserialize(item, **kwargs))
+            except ValidationError as exc:
+                errors[index] = exc.messages
+        if errors:
+            raise ValidationError(errors)
+        return result

@@ -1,0 +1,256 @@
+"""Configuration: one frozen `Settings`, built once from the environment and passed in.
+
+Every variable is declared once in `SPECS` (name, default, accepted form, meaning);
+the README's configuration table is checked against it by a test, so the two cannot
+drift. Modules never read `os.environ` themselves.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+
+class SettingsError(ValueError):
+    """A variable has a value the service cannot start with; the text names it."""
+
+
+@dataclass(frozen=True)
+class Spec:
+    """One environment variable: its settings attribute, default, parser and meaning."""
+
+    env: str
+    attr: str
+    default: str
+    form: str
+    parse: Callable[[str], Any]
+    doc: str
+
+
+def _positive_float(raw: str) -> float:
+    value = float(raw)
+    if not value > 0:
+        raise ValueError
+    return value
+
+
+def _non_negative_float(raw: str) -> float:
+    value = float(raw)
+    if value < 0:
+        raise ValueError
+    return value
+
+
+def _positive_int(raw: str) -> int:
+    value = int(raw)
+    if value < 1:
+        raise ValueError
+    return value
+
+
+def _bool(raw: str) -> bool:
+    lowered = raw.strip().lower()
+    if lowered in {"1", "true", "yes", "on"}:
+        return True
+    if lowered in {"0", "false", "no", "off"}:
+        return False
+    raise ValueError
+
+
+def _redis_url(raw: str) -> str:
+    if not re.match(r"^(redis|rediss|unix|sentinel)://", raw):
+        raise ValueError
+    return raw
+
+
+def _http_url(raw: str) -> str:
+    if not re.match(r"^https?://[^/\s]+", raw):
+        raise ValueError
+    return raw.rstrip("/")
+
+
+def _name(raw: str) -> str:
+    if not re.fullmatch(r"[A-Za-z0-9_.:\-]+", raw):
+        raise ValueError
+    return raw
+
+
+def _choice(*allowed: str) -> Callable[[str], str]:
+    def parse(raw: str) -> str:
+        if raw.lower() not in allowed:
+            raise ValueError
+        return raw.lower()
+
+    return parse
+
+
+def _rate(raw: str) -> str:
+    from producers.rates import parse_rate  # local: rates imports nothing heavy
+
+    parse_rate(raw)
+    return raw
+
+
+def _rate_map(raw: str) -> str:
+    from producers.rates import parse_rate_map
+
+    parse_rate_map(raw)
+    return raw
+
+
+def _text(raw: str) -> str:
+    return raw
+
+
+SPECS: tuple[Spec, ...] = (
+    Spec("REDIS_URL", "redis_url", "redis://127.0.0.1:6379/0", "redis:// or rediss:// URL",
+         _redis_url, "Redis used as broker, outcome store, retry park and dead-letter store."),
+    Spec("PUSHWOOSH_API_TOKEN", "api_token", "", "the server API access token",
+         _text, "Sent only as `Authorization: Token ...`; never logged or stored. "
+         "Required by the worker."),
+    Spec("PUSHWOOSH_BASE_URL", "base_url", "https://api.pushwoosh.com", "http(s) URL",
+         _http_url, "Where `/messaging/v2/notify` lives (the emulator in local runs)."),
+    Spec("SENTRY_DSN", "sentry_dsn", "", "a Sentry DSN, or empty",
+         _text, "Sentry reporting is on when set."),
+    Spec("SENTRY_ENVIRONMENT", "sentry_environment", "production", "text",
+         _text, "Environment name attached to Sentry events."),
+    Spec("SENTRY_RELEASE", "sentry_release", "", "text",
+         _text, "Release attached to Sentry events (empty: the package version)."),
+    Spec("NOTIFY_QUEUE", "queue", "notify", "letters, digits, . _ : -",
+         _name, "Celery queue the jobs are published to and consumed from."),
+    Spec("NOTIFY_KEY_PREFIX", "key_prefix", "notify-relay:", "letters, digits, . _ : -",
+         _name, "Prefix of every Redis key this service writes (Celery's included)."),
+    Spec("NOTIFY_RATE_LIMIT", "rate_limit", "600/m", "N/s or N/m, optional burst: 20/s:40",
+         _rate, "Shared send rate per API token, across all workers and hosts."),
+    Spec("NOTIFY_RATE_LIMITS", "app_rate_limits", "", "APP=N/s,APP2=N/m:burst",
+         _rate_map, "Optional per-application limits, applied on top of the token's."),
+    Spec("NOTIFY_MAX_ATTEMPTS", "max_attempts", "8", "whole number >= 1",
+         _positive_int, "Sends tried before a job is dead-lettered as `max_attempts`."),
+    Spec("NOTIFY_BACKOFF_BASE", "backoff_base_s", "1.0", "seconds > 0",
+         _positive_float, "First retry delay ceiling; doubles each attempt (full jitter)."),
+    Spec("NOTIFY_BACKOFF_MAX", "backoff_max_s", "300", "seconds > 0",
+         _positive_float, "Cap of one retry delay."),
+    Spec("NOTIFY_MAX_AGE", "max_age_s", "3600", "seconds > 0",
+         _positive_float, "Default `expires_in`: past it a job is dead-lettered `expired`."),
+    Spec("NOTIFY_RETRY_AMBIGUOUS", "retry_ambiguous", "true", "true or false",
+         _bool, "Retry when the request may have reached the server (read timeout, reset)."),
+    Spec("NOTIFY_CIRCUIT_PROBE_INTERVAL", "circuit_probe_interval_s", "10", "seconds > 0",
+         _positive_float, "While 401/403 stops all sends, one probe send this often."),
+    Spec("NOTIFY_CONNECT_TIMEOUT", "connect_timeout_s", "3.05", "seconds > 0",
+         _positive_float, "HTTP connect timeout."),
+    Spec("NOTIFY_READ_TIMEOUT", "read_timeout_s", "10", "seconds > 0",
+         _positive_float, "HTTP read timeout."),
+    Spec("NOTIFY_VISIBILITY_TIMEOUT", "visibility_timeout_s", "60", "seconds > 0",
+         _positive_float, "A job held by a dead worker is redelivered after this long."),
+    Spec("NOTIFY_OUTCOME_TTL", "outcome_ttl_s", "604800", "seconds > 0",
+         _positive_float, "How long outcomes and attempt logs are kept."),
+    Spec("NOTIFY_IDEMPOTENCY_WINDOW", "idempotency_window_s", "86400", "seconds > 0",
+         _positive_float, "A repeated idempotency key inside this window returns the first job."),
+    Spec("NOTIFY_DEAD_MAX", "dead_max", "100000", "whole number >= 1",
+         _positive_int, "Dead letters kept at most (oldest dropped first)."),
+    Spec("NOTIFY_DEAD_TTL", "dead_ttl_s", "1209600", "seconds > 0",
+         _positive_float, "Dead letters older than this are dropped."),
+    Spec("NOTIFY_MAX_TARGETS", "max_targets", "1000", "whole number >= 1",
+         _positive_int, "Most hwids / users / push_tokens in one transactional request."),
+    Spec("NOTIFY_CONCURRENCY", "concurrency", "32", "whole number >= 1",
+         _positive_int, "Sending threads per worker process."),
+    Spec("NOTIFY_LOG_FORMAT", "log_format", "text", "text or json",
+         _choice("text", "json"), "Worker log line format."),
+    Spec("NOTIFY_LOG_LEVEL", "log_level", "INFO", "DEBUG, INFO, WARNING, ERROR",
+         _choice("debug", "info", "warning", "error"), "Worker log level."),
+)
+
+
+def _settings_fields() -> dict[str, Any]:
+    return {spec.attr: spec for spec in SPECS}
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Every setting, parsed and checked. Build with `Settings.from_env(os.environ)`."""
+
+    redis_url: str = "redis://127.0.0.1:6379/0"
+    api_token: str = field(default="", repr=False)
+    base_url: str = "https://api.pushwoosh.com"
+    sentry_dsn: str = field(default="", repr=False)
+    sentry_environment: str = "production"
+    sentry_release: str = ""
+    queue: str = "notify"
+    key_prefix: str = "notify-relay:"
+    rate_limit: str = "600/m"
+    app_rate_limits: str = ""
+    max_attempts: int = 8
+    backoff_base_s: float = 1.0
+    backoff_max_s: float = 300.0
+    max_age_s: float = 3600.0
+    retry_ambiguous: bool = True
+    circuit_probe_interval_s: float = 10.0
+    connect_timeout_s: float = 3.05
+    read_timeout_s: float = 10.0
+    visibility_timeout_s: float = 60.0
+    outcome_ttl_s: float = 604800.0
+    idempotency_window_s: float = 86400.0
+    dead_max: int = 100000
+    dead_ttl_s: float = 1209600.0
+    max_targets: int = 1000
+    concurrency: int = 32
+    log_format: str = "text"
+    log_level: str = "info"
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str], **overrides: Any) -> Settings:
+        """Parse every variable in `SPECS`; raise `SettingsError` naming the first bad one."""
+        values: dict[str, Any] = {}
+        for spec in SPECS:
+            raw = environ.get(spec.env)
+            if raw is None or raw == "":
+                raw = spec.default
+            values[spec.attr] = parse_one(spec, raw)
+        values.update(overrides)
+        settings = cls(**values)
+        settings.check()
+        return settings
+
+    def check(self) -> None:
+        """Cross-field rules that a single variable cannot express."""
+        if self.outcome_ttl_s <= self.max_age_s:
+            raise SettingsError(
+                "NOTIFY_OUTCOME_TTL must be longer than NOTIFY_MAX_AGE, or outcomes of "
+                f"waiting jobs would vanish (got {self.outcome_ttl_s:g} <= {self.max_age_s:g})"
+            )
+        if self.visibility_timeout_s <= self.connect_timeout_s + self.read_timeout_s:
+            raise SettingsError(
+                "NOTIFY_VISIBILITY_TIMEOUT must be longer than NOTIFY_CONNECT_TIMEOUT + "
+                "NOTIFY_READ_TIMEOUT, or a slow send would be redelivered while still running"
+            )
+
+    def require_token(self) -> str:
+        """The API token, or a `SettingsError` saying how to provide it."""
+        if not self.api_token:
+            raise SettingsError(
+                "PUSHWOOSH_API_TOKEN is not set: the worker needs the server API token "
+                "(for local runs, `notify-relay demo` starts the emulator and sets one)"
+            )
+        return self.api_token
+
+    def to_env(self) -> dict[str, str]:
+        """The environment variables that rebuild these settings (for child processes)."""
+        env = {}
+        for spec in SPECS:
+            value = getattr(self, spec.attr)
+            env[spec.env] = ("true" if value else "false") if isinstance(value, bool) else str(value)
+        return env
+
+    def replace(self, **changes: Any) -> Settings:
+        return dataclasses.replace(self, **changes)
+
+
+def parse_one(spec: Spec, raw: str) -> Any:
+    try:
+        return spec.parse(raw.strip())
+    except (ValueError, TypeError):
+        shown = "***" if spec.attr in {"api_token", "sentry_dsn"} else repr(raw)
+        raise SettingsError(f"{spec.env}={shown} is not valid: expected {spec.form}") from None

@@ -1,0 +1,112 @@
+"""The dead-letter store: jobs that will not be sent, with why, for operators to act on.
+
+Owner of `dead:index` (zset job id → dead time) and `dead:entries` (hash job id →
+JSON entry). Bounded by count (NOTIFY_DEAD_MAX) and age (NOTIFY_DEAD_TTL), trimmed
+on every insert by the same script that inserts.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import redis
+
+from producers.job import Job
+from producers.keys import Keys
+
+# KEYS: index, entries, attempts list (read only). ARGV: job id, entry json, now ms,
+# oldest allowed ms, max count. The attempt log is copied in: outcomes expire sooner.
+_ADD = """
+local entry = cjson.decode(ARGV[2])
+local log = redis.call('LRANGE', KEYS[3], 0, -1)
+local attempts = {}
+for i, item in ipairs(log) do attempts[i] = cjson.decode(item) end
+entry['attempts'] = attempts
+redis.call('HSET', KEYS[2], ARGV[1], cjson.encode(entry))
+redis.call('ZADD', KEYS[1], ARGV[3], ARGV[1])
+local old = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', '(' .. ARGV[4])
+local excess = redis.call('ZCARD', KEYS[1]) - #old - tonumber(ARGV[5])
+if excess > 0 then
+  local oldest = redis.call('ZRANGE', KEYS[1], #old, #old + excess - 1)
+  for _, id in ipairs(oldest) do table.insert(old, id) end
+end
+for _, id in ipairs(old) do
+  redis.call('ZREM', KEYS[1], id)
+  redis.call('HDEL', KEYS[2], id)
+end
+return #old
+"""
+
+REASONS = ("permanent", "max_attempts", "expired", "ambiguous")
+
+
+class DeadLetterStore:
+    def __init__(self, client: redis.Redis, keys: Keys, *, max_count: int, ttl_s: float) -> None:
+        self._redis = client
+        self._keys = keys
+        self._max_count = max_count
+        self._ttl_s = ttl_s
+        self._add = client.register_script(_ADD)
+
+    def add(
+        self, pipe: redis.client.Pipeline, job: Job, reason: str, last_error: str | None,
+        now: float | None = None,
+    ) -> None:
+        """Queue on `pipe`: park `job` as dead for `reason`, trimming old entries."""
+        now = time.time() if now is None else now
+        entry = {"job": job.to_dict(), "reason": reason, "last_error": last_error,
+                 "dead_at": now, "application": job.application, "kind": job.kind}
+        keys = [self._keys.dead_index, self._keys.dead_entries, self._keys.attempts(job.job_id)]
+        args = [job.job_id, json.dumps(entry), int(now * 1000),
+                int((now - self._ttl_s) * 1000), self._max_count]
+        self._add(keys=keys, args=args, client=pipe)
+
+    def get(self, job_id: str) -> dict[str, Any] | None:
+        raw = self._redis.hget(self._keys.dead_entries, job_id)
+        return json.loads(raw) if raw else None
+
+    def iter_newest(
+        self, *, reason: str | None = None, application: str | None = None, batch: int = 500,
+    ) -> Iterator[dict[str, Any]]:
+        """Entries newest first, filtered; reads in batches so large stores stay cheap."""
+        start = 0
+        while True:
+            ids = self._redis.zrevrange(self._keys.dead_index, start, start + batch - 1)
+            if not ids:
+                return
+            for raw in self._redis.hmget(self._keys.dead_entries, ids):
+                entry = json.loads(raw) if raw else None
+                if entry and _matches(entry, reason, application):
+                    yield entry
+            start += batch
+
+    def count(self) -> int:
+        return int(self._redis.zcard(self._keys.dead_index))
+
+    def count_by_reason(self) -> dict[str, int]:
+        counts = dict.fromkeys(REASONS, 0)
+        for entry in self.iter_newest():
+            counts[entry["reason"]] = counts.get(entry["reason"], 0) + 1
+        return counts
+
+    def remove(self, pipe: redis.client.Pipeline, job_id: str) -> None:
+        pipe.zrem(self._keys.dead_index, job_id)
+        pipe.hdel(self._keys.dead_entries, job_id)
+
+    def purge(self, *, reason: str | None = None, application: str | None = None) -> int:
+        doomed = [e["job"]["job_id"] for e in self.iter_newest(reason=reason,
+                                                              application=application)]
+        pipe = self._redis.pipeline()
+        for job_id in doomed:
+            self.remove(pipe, job_id)
+        pipe.execute()
+        return len(doomed)
+
+
+def _matches(entry: dict[str, Any], reason: str | None, application: str | None) -> bool:
+    return (reason is None or entry["reason"] == reason) and (
+        application is None or entry.get("application") == application
+    )

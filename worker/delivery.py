@@ -1,0 +1,172 @@
+"""One delivery: claim, check, wait for the limiter, send, classify, record.
+
+The Celery task is a thin wrapper around `deliver`. Every branch ends by writing
+the job's new state in one Redis transaction (outcome + attempt log + retry park
+or dead letter), so a crash between two steps leaves the job in exactly one
+known state: still claimed (its lease runs out, the message is redelivered) or
+recorded.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from producers.job import Job
+from producers.outcomes import Attempt, Status
+from producers.validation import ValidationError, validate
+from worker.backoff import retry_delay_s
+from worker.classify import Verdict, classify
+from worker.errors import FailureClass
+from worker.runtime import Runtime
+
+log = logging.getLogger("notify_relay.delivery")
+
+#: A limiter wait longer than this parks the job in Redis instead of holding a thread.
+MAX_INLINE_WAIT_S = 1.0
+
+
+@dataclass(frozen=True)
+class Done:
+    """What `deliver` did, for the task's return value, logs and tests."""
+
+    action: str  # sent, retry, dead, skipped, deferred
+    status: str
+    detail: str = ""
+
+
+def deliver(payload: dict[str, Any], rt: Runtime, now: float | None = None) -> Done:
+    job = Job.from_dict(payload)
+    claim = rt.outcomes.claim(job, owner=rt.owner, lease_s=rt.lease_s, now=now)
+    if claim.verdict in ("final", "stale"):
+        log.info("skip job=%s attempt=%d: %s %s", job.job_id, job.attempt, claim.verdict,
+                 claim.detail)
+        return Done("skipped", claim.detail if claim.verdict == "final" else "stale")
+    if claim.verdict == "leased":
+        # Another worker is sending this job now; look again when its lease ends.
+        return _defer(rt, job, int(claim.detail) / 1000, Status.SENDING, "leased elsewhere")
+    if claim.abandoned:
+        log.warning("job=%s attempt=%d: previous holder died mid-send (ambiguous)",
+                    job.job_id, job.attempt + 1)
+        job = job.next(spend_retry=True)
+    return _deliver_claimed(job, rt, time.time() if now is None else now)
+
+
+def _deliver_claimed(job: Job, rt: Runtime, now: float) -> Done:
+    try:
+        validate(job.request, max_targets=rt.settings.max_targets)
+    except ValidationError as exc:
+        return _dead(rt, job, None, "permanent", f"invalid request: {exc}")
+    if now >= job.expires_at:
+        return _dead(rt, job, None, "expired", "expired before it could be sent")
+    circuit = rt.circuit.check(now)
+    if circuit.blocked:
+        return _defer(rt, job, circuit.until + rt.rng.uniform(0, 1), Status.RETRYING,
+                      "circuit open")
+    wait_s = rt.limiter.acquire(job.application, now)
+    if wait_s > MAX_INLINE_WAIT_S:
+        return _defer(rt, job, now + wait_s, Status.RETRYING, "rate limited")
+    if wait_s > 0:
+        time.sleep(wait_s)  # the limiter reserved this slot for us: wait exactly that long
+    return _send(job, rt, circuit.state == "probe")
+
+
+def _send(job: Job, rt: Runtime, probing: bool) -> Done:
+    started = time.time()
+    result = rt.http.post(job.request)
+    verdict = classify(result)
+    attempt = Attempt(
+        number=job.attempt + 1, started_at=started, duration_ms=result.duration_ms,
+        outcome=verdict.cls.value, http_status=verdict.http_status,
+        grpc_code=verdict.grpc_code, error=verdict.message,
+        message_code=verdict.message_code, ambiguous=verdict.ambiguous,
+    )
+    log.info("attempt job=%s attempt=%d class=%s http=%s duration_ms=%.1f", job.job_id,
+             attempt.number, verdict.cls.value, verdict.http_status, result.duration_ms)
+    return _apply(job, rt, verdict, attempt, probing, time.time())
+
+
+def _apply(job: Job, rt: Runtime, verdict: Verdict, attempt: Attempt, probing: bool,
+           now: float) -> Done:
+    cls = verdict.cls
+    if cls is FailureClass.SUCCESS:
+        return _succeeded(job, rt, attempt, now)
+    if cls is FailureClass.PERMANENT:
+        return _dead(rt, job, attempt, "permanent", verdict.message)
+    if cls is FailureClass.SYSTEMIC:
+        if rt.circuit.trip(now, verdict.message or "systemic") or probing:
+            log.error("circuit open: the endpoint refuses our token (HTTP %s): %s",
+                      verdict.http_status, verdict.message)
+        return _retry(job, rt, attempt, now + rt.settings.circuit_probe_interval_s,
+                      spend=False)
+    if cls is FailureClass.THROTTLED:
+        rt.limiter.on_throttled(job.application, verdict.retry_after_s, now)
+        delay = retry_delay_s(job.retries, base_s=rt.settings.backoff_base_s,
+                              cap_s=rt.settings.backoff_max_s, rng=rt.rng,
+                              retry_after_s=verdict.retry_after_s or 0.0)
+        return _retry(job, rt, attempt, now + delay, spend=False)
+    if cls is FailureClass.AMBIGUOUS and not rt.settings.retry_ambiguous:
+        return _dead(rt, job, attempt, "ambiguous", verdict.message)
+    if job.retries + 1 >= rt.settings.max_attempts:
+        return _dead(rt, job, attempt, "max_attempts", verdict.message)
+    delay = retry_delay_s(job.retries, base_s=rt.settings.backoff_base_s,
+                          cap_s=rt.settings.backoff_max_s, rng=rt.rng)
+    return _retry(job, rt, attempt, now + delay, spend=True)
+
+
+def _succeeded(job: Job, rt: Runtime, attempt: Attempt, now: float) -> Done:
+    pipe = rt.redis.pipeline()
+    rt.outcomes.record(pipe, job, attempt, Status.SUCCEEDED,
+                       message_code=attempt.message_code or "")
+    pipe.execute()
+    rt.limiter.on_success(job.application, now)
+    if rt.circuit.reset():
+        log.warning("circuit closed: sends resumed")
+    log.info("state job=%s status=succeeded message_code=%s", job.job_id, attempt.message_code)
+    return Done("sent", Status.SUCCEEDED.value, attempt.message_code or "")
+
+
+def _retry(job: Job, rt: Runtime, attempt: Attempt, due_at: float, *, spend: bool) -> Done:
+    # A retry after the deadline is pointless: come back at the deadline and expire then.
+    due_at = min(due_at, job.expires_at)
+    delay = max(0.0, due_at - time.time())
+    attempt = Attempt(**{**attempt.__dict__, "retry_in_s": round(delay, 3)})
+    pipe = rt.redis.pipeline()
+    rt.outcomes.record(pipe, job, attempt, Status.RETRYING, next_attempt_at=due_at,
+                       last_error=attempt.error or "")
+    rt.retries.park(pipe, job.next(spend_retry=spend), due_at)
+    pipe.execute()
+    log.info("state job=%s status=retrying attempt=%d retry_in_s=%.2f", job.job_id,
+             attempt.number, delay)
+    return Done("retry", Status.RETRYING.value, f"{delay:.3f}")
+
+
+def _defer(rt: Runtime, job: Job, due_at: float, status: Status, why: str) -> Done:
+    """Park without a send and without spending an attempt (limiter, circuit, lease)."""
+    pipe = rt.redis.pipeline()
+    if status is not Status.SENDING:  # a lease held elsewhere is not ours to release
+        rt.outcomes.release(pipe, job, status)
+    rt.retries.park(pipe, job, due_at)
+    pipe.execute()
+    log.info("defer job=%s for %.2fs: %s", job.job_id, max(0.0, due_at - time.time()), why)
+    return Done("deferred", status.value, why)
+
+
+def _dead(rt: Runtime, job: Job, attempt: Attempt | None, reason: str,
+          error: str | None) -> Done:
+    pipe = rt.redis.pipeline()
+    rt.outcomes.record(pipe, job, attempt, Status.DEAD, dead_reason=reason,
+                       last_error=error or "")
+    done = job.next(spend_retry=False) if attempt else job
+    rt.dead.add(pipe, done, reason, error)
+    pipe.execute()
+    log.warning("state job=%s status=dead reason=%s error=%s", job.job_id, reason, error)
+    return Done("dead", Status.DEAD.value, reason)
+
+
+def fail_internal(payload: dict[str, Any], rt: Runtime, exc: BaseException) -> Done:
+    """An unexpected error: dead-letter the job (reason `permanent`) with the error."""
+    job = Job.from_dict(payload)
+    return _dead(rt, job, None, "permanent", f"internal error: {type(exc).__name__}: {exc}")

@@ -1,0 +1,87 @@
+"""Per-process resources, created once when a worker process starts.
+
+One Redis client, one pooled HTTP session and the stores, built from one
+`Settings`. Celery's prefork pool forks after import, so the runtime is built
+lazily per process id, never inherited across a fork.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import socket
+import threading
+from dataclasses import dataclass
+
+import redis
+
+from producers.keys import Keys
+from producers.outcomes import OutcomeStore
+from producers.settings import Settings
+from worker.circuit import Circuit
+from worker.deadletters import DeadLetterStore
+from worker.http import NotifyClient
+from worker.ratelimit import RateLimiter
+from worker.retries import RetryPark
+
+
+@dataclass
+class Runtime:
+    settings: Settings
+    redis: redis.Redis
+    keys: Keys
+    outcomes: OutcomeStore
+    retries: RetryPark
+    dead: DeadLetterStore
+    circuit: Circuit
+    limiter: RateLimiter
+    http: NotifyClient
+    owner: str
+    rng: random.Random
+
+    @classmethod
+    def build(cls, settings: Settings) -> Runtime:
+        client = redis.Redis.from_url(settings.redis_url, health_check_interval=30,
+                                      max_connections=settings.concurrency + 8)
+        keys = Keys(settings.key_prefix)
+        return cls(
+            settings=settings,
+            redis=client,
+            keys=keys,
+            outcomes=OutcomeStore(client, keys, settings.outcome_ttl_s),
+            retries=RetryPark(client, keys, settings.queue),
+            dead=DeadLetterStore(client, keys, max_count=settings.dead_max,
+                                 ttl_s=settings.dead_ttl_s),
+            circuit=Circuit(client, keys, settings.circuit_probe_interval_s),
+            limiter=RateLimiter(),
+            http=NotifyClient(settings.base_url, settings.require_token(),
+                              connect_timeout_s=settings.connect_timeout_s,
+                              read_timeout_s=settings.read_timeout_s,
+                              pool_size=settings.concurrency),
+            owner=f"{socket.gethostname()}:{os.getpid()}",
+            rng=random.Random(),
+        )
+
+    @property
+    def lease_s(self) -> float:
+        """How long a claim holds: the longest a send can take, plus a margin."""
+        return self.settings.connect_timeout_s + self.settings.read_timeout_s + 5.0
+
+    def close(self) -> None:
+        self.http.close()
+        self.redis.close()
+
+
+_lock = threading.Lock()
+_current: tuple[int, Runtime] | None = None
+
+
+def current(settings: Settings) -> Runtime:
+    """This process's runtime, built on first use after a fork."""
+    global _current
+    pid = os.getpid()
+    if _current is None or _current[0] != pid:
+        with _lock:
+            if _current is None or _current[0] != pid:
+                _current = (pid, Runtime.build(settings))
+    return _current[1]
