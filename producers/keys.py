@@ -11,7 +11,7 @@ no other module writes it.
 | `idem:{key}`              | string | producers/producer.py   | TTL NOTIFY_IDEMPOTENCY_WINDOW |
 | `<queue>`, `unacked*`     | kombu  | Celery / kombu          | live jobs only             |
 | `retries`                 | zset   | worker/retries.py       | one entry per live job     |
-| `dead:index`, `dead:entries` | zset + hash | worker/deadletters.py | NOTIFY_DEAD_MAX, NOTIFY_DEAD_TTL |
+| `dead:index`, `dead:entries` | zset+hash | worker/deadletters.py | NOTIFY_DEAD_MAX / _TTL |
 | `circuit`                 | hash   | worker/circuit.py       | one key                    |
 | `rate:*`                  | string/hash | worker/ratelimit.py | TTL of a few windows       |
 | `stats:*`                 | hash   | worker/metrics.py       | TTL of the stats window    |

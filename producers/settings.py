@@ -241,7 +241,9 @@ class Settings:
         env = {}
         for spec in SPECS:
             value = getattr(self, spec.attr)
-            env[spec.env] = ("true" if value else "false") if isinstance(value, bool) else str(value)
+            if isinstance(value, bool):
+                value = "true" if value else "false"
+            env[spec.env] = str(value)
         return env
 
     def replace(self, **changes: Any) -> Settings:

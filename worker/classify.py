@@ -3,16 +3,17 @@
 The table (DESIGN.md "Failure classification"); a gRPC code in the error envelope
 wins over the HTTP status when both are present, since it is the more precise one:
 
-| what came back                                  | class      |
-|-------------------------------------------------|------------|
-| 2xx (message code read from the body if any)    | success    |
-| 400 404 409 501 / INVALID_ARGUMENT NOT_FOUND ALREADY_EXISTS FAILED_PRECONDITION OUT_OF_RANGE UNIMPLEMENTED | permanent |
-| 401 403 / UNAUTHENTICATED PERMISSION_DENIED     | systemic   |
-| 429 / RESOURCE_EXHAUSTED                        | throttled  |
-| 408, 5xx / UNAVAILABLE INTERNAL UNKNOWN DEADLINE_EXCEEDED ABORTED DATA_LOSS CANCELLED | transient |
-| other 4xx                                       | permanent  |
-| connect error, connect timeout                  | transient (nothing was sent) |
-| read timeout, reset / disconnect after sending  | ambiguous  |
+| what came back                                               | class      |
+|--------------------------------------------------------------|------------|
+| 2xx (message code read from the body if any)                 | success    |
+| 400 404 409 501, other 4xx / INVALID_ARGUMENT NOT_FOUND       | permanent  |
+|   ALREADY_EXISTS FAILED_PRECONDITION OUT_OF_RANGE UNIMPLEMENTED |          |
+| 401 403 / UNAUTHENTICATED PERMISSION_DENIED                  | systemic   |
+| 429 / RESOURCE_EXHAUSTED                                     | throttled  |
+| 408, 5xx / UNAVAILABLE INTERNAL UNKNOWN DEADLINE_EXCEEDED     | transient  |
+|   ABORTED DATA_LOSS CANCELLED                                |            |
+| connect error, connect timeout (nothing was sent)            | transient  |
+| read timeout, reset / disconnect after sending               | ambiguous  |
 """
 
 from __future__ import annotations

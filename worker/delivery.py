@@ -9,7 +9,6 @@ recorded.
 
 from __future__ import annotations
 
-import logging
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -21,8 +20,6 @@ from worker.backoff import retry_delay_s
 from worker.classify import Verdict, classify
 from worker.errors import FailureClass
 from worker.runtime import Runtime
-
-log = logging.getLogger("notify_relay.delivery")
 
 #: A limiter wait longer than this parks the job in Redis instead of holding a thread.
 MAX_INLINE_WAIT_S = 1.0
@@ -41,15 +38,13 @@ def deliver(payload: dict[str, Any], rt: Runtime, now: float | None = None) -> D
     job = Job.from_dict(payload)
     claim = rt.outcomes.claim(job, owner=rt.owner, lease_s=rt.lease_s, now=now)
     if claim.verdict in ("final", "stale"):
-        log.info("skip job=%s attempt=%d: %s %s", job.job_id, job.attempt, claim.verdict,
-                 claim.detail)
+        rt.events.skipped(job, claim.verdict, claim.detail)
         return Done("skipped", claim.detail if claim.verdict == "final" else "stale")
     if claim.verdict == "leased":
         # Another worker is sending this job now; look again when its lease ends.
         return _defer(rt, job, int(claim.detail) / 1000, Status.SENDING, "leased elsewhere")
     if claim.abandoned:
-        log.warning("job=%s attempt=%d: previous holder died mid-send (ambiguous)",
-                    job.job_id, job.attempt + 1)
+        rt.events.abandoned(job)
         job = job.next(spend_retry=True)
     return _deliver_claimed(job, rt, time.time() if now is None else now)
 
@@ -66,14 +61,16 @@ def _deliver_claimed(job: Job, rt: Runtime, now: float) -> Done:
         return _defer(rt, job, circuit.until + rt.rng.uniform(0, 1), Status.RETRYING,
                       "circuit open")
     wait_s = rt.limiter.acquire(job.application, now)
+    if wait_s > 0:
+        rt.events.limiter_wait(job, wait_s)
     if wait_s > MAX_INLINE_WAIT_S:
         return _defer(rt, job, now + wait_s, Status.RETRYING, "rate limited")
     if wait_s > 0:
         time.sleep(wait_s)  # the limiter reserved this slot for us: wait exactly that long
-    return _send(job, rt, circuit.state == "probe")
+    return _send(job, rt)
 
 
-def _send(job: Job, rt: Runtime, probing: bool) -> Done:
+def _send(job: Job, rt: Runtime) -> Done:
     started = time.time()
     result = rt.http.post(job.request)
     verdict = classify(result)
@@ -83,22 +80,19 @@ def _send(job: Job, rt: Runtime, probing: bool) -> Done:
         grpc_code=verdict.grpc_code, error=verdict.message,
         message_code=verdict.message_code, ambiguous=verdict.ambiguous,
     )
-    log.info("attempt job=%s attempt=%d class=%s http=%s duration_ms=%.1f", job.job_id,
-             attempt.number, verdict.cls.value, verdict.http_status, result.duration_ms)
-    return _apply(job, rt, verdict, attempt, probing, time.time())
+    rt.events.attempt(job, attempt, verdict)
+    return _apply(job, rt, verdict, attempt, time.time())
 
 
-def _apply(job: Job, rt: Runtime, verdict: Verdict, attempt: Attempt, probing: bool,
-           now: float) -> Done:
+def _apply(job: Job, rt: Runtime, verdict: Verdict, attempt: Attempt, now: float) -> Done:
     cls = verdict.cls
     if cls is FailureClass.SUCCESS:
         return _succeeded(job, rt, attempt, now)
     if cls is FailureClass.PERMANENT:
         return _dead(rt, job, attempt, "permanent", verdict.message)
     if cls is FailureClass.SYSTEMIC:
-        if rt.circuit.trip(now, verdict.message or "systemic") or probing:
-            log.error("circuit open: the endpoint refuses our token (HTTP %s): %s",
-                      verdict.http_status, verdict.message)
+        first = rt.circuit.trip(now, verdict.message or "systemic")
+        rt.events.circuit_opened(job, verdict, first)
         return _retry(job, rt, attempt, now + rt.settings.circuit_probe_interval_s,
                       spend=False)
     if cls is FailureClass.THROTTLED:
@@ -123,8 +117,8 @@ def _succeeded(job: Job, rt: Runtime, attempt: Attempt, now: float) -> Done:
     pipe.execute()
     rt.limiter.on_success(job.application, now)
     if rt.circuit.reset():
-        log.warning("circuit closed: sends resumed")
-    log.info("state job=%s status=succeeded message_code=%s", job.job_id, attempt.message_code)
+        rt.events.circuit_closed()
+    rt.events.succeeded(job, attempt)
     return Done("sent", Status.SUCCEEDED.value, attempt.message_code or "")
 
 
@@ -138,8 +132,7 @@ def _retry(job: Job, rt: Runtime, attempt: Attempt, due_at: float, *, spend: boo
                        last_error=attempt.error or "")
     rt.retries.park(pipe, job.next(spend_retry=spend), due_at)
     pipe.execute()
-    log.info("state job=%s status=retrying attempt=%d retry_in_s=%.2f", job.job_id,
-             attempt.number, delay)
+    rt.events.retrying(job, attempt, delay)
     return Done("retry", Status.RETRYING.value, f"{delay:.3f}")
 
 
@@ -150,7 +143,7 @@ def _defer(rt: Runtime, job: Job, due_at: float, status: Status, why: str) -> Do
         rt.outcomes.release(pipe, job, status)
     rt.retries.park(pipe, job, due_at)
     pipe.execute()
-    log.info("defer job=%s for %.2fs: %s", job.job_id, max(0.0, due_at - time.time()), why)
+    rt.events.deferred(job, max(0.0, due_at - time.time()), why)
     return Done("deferred", status.value, why)
 
 
@@ -162,7 +155,7 @@ def _dead(rt: Runtime, job: Job, attempt: Attempt | None, reason: str,
     done = job.next(spend_retry=False) if attempt else job
     rt.dead.add(pipe, done, reason, error)
     pipe.execute()
-    log.warning("state job=%s status=dead reason=%s error=%s", job.job_id, reason, error)
+    rt.events.dead(job, attempt, reason, error)
     return Done("dead", Status.DEAD.value, reason)
 
 

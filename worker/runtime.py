@@ -20,6 +20,7 @@ from producers.outcomes import OutcomeStore
 from producers.settings import Settings
 from worker.circuit import Circuit
 from worker.deadletters import DeadLetterStore
+from worker.events import Events
 from worker.http import NotifyClient
 from worker.ratelimit import RateLimiter
 from worker.retries import RetryPark
@@ -38,6 +39,7 @@ class Runtime:
     http: NotifyClient
     owner: str
     rng: random.Random
+    events: Events
 
     @classmethod
     def build(cls, settings: Settings) -> Runtime:
@@ -60,6 +62,7 @@ class Runtime:
                               pool_size=settings.concurrency),
             owner=f"{socket.gethostname()}:{os.getpid()}",
             rng=random.Random(),
+            events=Events(),
         )
 
     @property
