@@ -110,3 +110,25 @@ def _matches(entry: dict[str, Any], reason: str | None, application: str | None)
     return (reason is None or entry["reason"] == reason) and (
         application is None or entry.get("application") == application
     )
+
+
+def replay_entry(
+    client: redis.Redis, store: DeadLetterStore, outcomes: Any, retries: Any, entry: dict[str, Any],
+    *, max_age_s: float, now: float | None = None,
+) -> Job:
+    """Send a dead job again: same id and idempotency key, fresh budget and deadline.
+
+    One transaction: the outcome goes back to `queued`, the job is parked as due now
+    (the mover queues it within a poll interval) and the dead letter is removed.
+    """
+    from producers.outcomes import Status
+
+    now = time.time() if now is None else now
+    job = Job.from_dict(entry["job"]).fresh_budget(max_age_s=max_age_s, now=now)
+    pipe = client.pipeline()
+    outcomes.record(pipe, job, None, Status.QUEUED, dead_reason="", last_error="",
+                    expires_at=job.expires_at, replayed_at=now)
+    retries.park(pipe, job, now)
+    store.remove(pipe, job.job_id)
+    pipe.execute()
+    return job

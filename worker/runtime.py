@@ -67,8 +67,13 @@ class Runtime:
 
     @property
     def lease_s(self) -> float:
-        """How long a claim holds: the longest a send can take, plus a margin."""
-        return self.settings.connect_timeout_s + self.settings.read_timeout_s + 5.0
+        """How long a claim holds: the visibility timeout.
+
+        Settings guarantee it exceeds the longest send (connect + read timeout), and a
+        message redelivered after a worker died arrives no sooner than this, so the
+        redelivered copy finds the dead holder's lease expired and can take over.
+        """
+        return self.settings.visibility_timeout_s
 
     def close(self) -> None:
         self.http.close()

@@ -1,0 +1,132 @@
+"""`notify-relay dead …`: list, show, replay, purge and export dead letters."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from typing import Any
+
+import click
+
+from notify_relay.cli.common import load_settings, print_json
+from worker.deadletters import REASONS
+
+
+def _runtime_parts() -> Any:
+    """Stores without an HTTP client: the CLI needs no API token."""
+    import redis
+
+    from producers.keys import Keys
+    from producers.outcomes import OutcomeStore
+    from worker.deadletters import DeadLetterStore
+    from worker.retries import RetryPark
+
+    settings = load_settings()
+    client = redis.Redis.from_url(settings.redis_url)
+    keys = Keys(settings.key_prefix)
+    store = DeadLetterStore(client, keys, max_count=settings.dead_max, ttl_s=settings.dead_ttl_s)
+    return (settings, client, store, OutcomeStore(client, keys, settings.outcome_ttl_s),
+            RetryPark(client, keys, settings.queue))
+
+
+reason_option = click.option("--reason", type=click.Choice(REASONS), help="Only this reason.")
+app_option = click.option("--application", help="Only this application code.")
+
+
+@click.group()
+def dead() -> None:
+    """Inspect and act on jobs that will not be sent (dead letters)."""
+
+
+@dead.command("list")
+@reason_option
+@app_option
+@click.option("--limit", default=50, show_default=True, help="At most this many (0: all).")
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per line.")
+def list_(reason: str | None, application: str | None, limit: int, as_json: bool) -> None:
+    """Dead letters, newest first."""
+    _, _, store, _, _ = _runtime_parts()
+    for entry in _limited(store.iter_newest(reason=reason, application=application), limit):
+        if as_json:
+            click.echo(json.dumps(entry))
+        else:
+            click.echo(_row(entry))
+
+
+@dead.command()
+@click.argument("job_id")
+def show(job_id: str) -> None:
+    """One dead letter with its attempt log, as JSON (exit 1 if there is none)."""
+    _, _, store, _, _ = _runtime_parts()
+    entry = store.get(job_id)
+    if entry is None:
+        click.echo(f"no dead letter for job {job_id}", err=True)
+        sys.exit(1)
+    print_json(entry)
+
+
+@dead.command()
+@click.argument("job_id", required=False)
+@click.option("--all", "replay_all", is_flag=True, help="Replay every dead letter (filtered).")
+@reason_option
+@app_option
+def replay(job_id: str | None, replay_all: bool, reason: str | None,
+           application: str | None) -> None:
+    """Send JOB_ID (or --all) again with a fresh attempt budget; same job id and key."""
+    from worker.deadletters import replay_entry
+
+    if bool(job_id) == replay_all:
+        raise click.UsageError("give exactly one of JOB_ID or --all")
+    settings, client, store, outcomes, retries = _runtime_parts()
+    entries = ([store.get(job_id)] if job_id else
+               list(store.iter_newest(reason=reason, application=application)))
+    if job_id and entries[0] is None:
+        click.echo(f"no dead letter for job {job_id}", err=True)
+        sys.exit(1)
+    for entry in entries:
+        job = replay_entry(client, store, outcomes, retries, entry, max_age_s=settings.max_age_s)
+        click.echo(f"replayed {job.job_id}")
+    click.echo(f"{len(entries)} job(s) replayed", err=True)
+
+
+@dead.command()
+@reason_option
+@app_option
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+def purge(reason: str | None, application: str | None, yes: bool) -> None:
+    """Delete dead letters (filtered), after confirmation."""
+    _, _, store, _, _ = _runtime_parts()
+    if not yes:
+        click.confirm("Delete the matching dead letters for good?", abort=True)
+    click.echo(f"purged {store.purge(reason=reason, application=application)} dead letter(s)")
+
+
+@dead.command()
+@click.argument("file", type=click.File("w"))
+@reason_option
+@app_option
+def export(file: Any, reason: str | None, application: str | None) -> None:
+    """Write dead letters to FILE as JSON Lines (- for stdout), newest first."""
+    _, _, store, _, _ = _runtime_parts()
+    count = 0
+    for entry in store.iter_newest(reason=reason, application=application):
+        file.write(json.dumps(entry) + "\n")
+        count += 1
+    click.echo(f"exported {count} dead letter(s)", err=True)
+
+
+def _limited(entries: Iterator[dict[str, Any]], limit: int) -> Iterator[dict[str, Any]]:
+    for count, entry in enumerate(entries):
+        if limit and count >= limit:
+            return
+        yield entry
+
+
+def _row(entry: dict[str, Any]) -> str:
+    when = datetime.fromtimestamp(entry["dead_at"], UTC).strftime("%Y-%m-%d %H:%M:%S")
+    error = (entry.get("last_error") or "")[:80]
+    return (f"{when}  {entry['job']['job_id']}  {entry['reason']:<12}  "
+            f"{entry.get('application', ''):<12}  attempts={len(entry.get('attempts', []))}  "
+            f"{error}")
