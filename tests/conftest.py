@@ -1,7 +1,9 @@
 """Shared fixtures: a real Redis database, the emulator, real worker processes.
 
-Redis: the one on 127.0.0.1:6379 (or $TEST_REDIS_URL), database 9, flushed around
-each test. Without Redis the integration tests skip locally and fail in CI.
+Redis: the one on 127.0.0.1:6379 (or $TEST_REDIS_URL), database 9. Each test gets its
+own key prefix (every key notify-relay and kombu write carries it), and its keys are
+deleted around it, so test runs can share one Redis. Without Redis the integration
+tests skip locally and fail in CI.
 """
 
 from __future__ import annotations
@@ -25,7 +27,17 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 @pytest.fixture
-def redis_client() -> Iterator[redis.Redis]:
+def key_prefix() -> str:
+    return f"nrtest-{secrets.token_hex(4)}:"
+
+
+def delete_prefixed(client: redis.Redis, prefix: str) -> None:
+    for key in client.scan_iter(f"{prefix}*", count=1000):
+        client.delete(key)
+
+
+@pytest.fixture
+def redis_client(key_prefix: str) -> Iterator[redis.Redis]:
     client = redis.Redis.from_url(REDIS_URL)
     try:
         client.ping()
@@ -33,9 +45,8 @@ def redis_client() -> Iterator[redis.Redis]:
         if os.environ.get("CI"):
             pytest.fail(f"no Redis at {REDIS_URL}: CI must provide one")
         pytest.skip(f"no Redis at {REDIS_URL}")
-    client.flushdb()
     yield client
-    client.flushdb()
+    delete_prefixed(client, key_prefix)
     client.close()
 
 
@@ -56,13 +67,14 @@ def emulator_client(emulator: EmulatorServer) -> EmulatorClient:
 
 
 @pytest.fixture
-def settings(redis_client: redis.Redis, emulator: EmulatorServer, api_token: str) -> Settings:
+def settings(redis_client: redis.Redis, emulator: EmulatorServer, api_token: str,
+             key_prefix: str) -> Settings:
     """Settings for fast tests: short timeouts and backoff, the emulator as endpoint."""
     return Settings(
         redis_url=REDIS_URL,
         api_token=api_token,
         base_url=emulator.url,
-        key_prefix="nrtest:",
+        key_prefix=key_prefix,
         queue="notify-test",
         backoff_base_s=0.05,
         backoff_max_s=0.5,

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import click
 
-from notify_relay.cli import dead, jobs, run
+from notify_relay.cli import config, dead, jobs, run
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -21,7 +21,8 @@ def cli() -> None:
     """
 
 
-for command in (jobs.enqueue, jobs.outcome, dead.dead, run.emulator, run.demo, run.scheduler):
+for command in (jobs.enqueue, jobs.outcome, dead.dead, run.emulator, run.demo, run.scheduler,
+                config.config):
     cli.add_command(command)
 
 try:  # the contract commands (validate, schema)

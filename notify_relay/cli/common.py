@@ -13,11 +13,24 @@ import click
 from producers.settings import Settings, SettingsError
 
 
+class ConfigurationError(click.ClickException):
+    """A bad or missing setting: one line on stderr, exit 2, the same line the worker prints.
+
+    Not a `click.UsageError`: its "Usage: ..." preamble would point at the command line
+    when the fault is in the environment.
+    """
+
+    exit_code = 2
+
+    def show(self, file: IO[Any] | None = None) -> None:
+        click.echo(f"notify-relay: configuration error: {self.message}", err=True)
+
+
 def load_settings() -> Settings:
     try:
         return Settings.from_env(os.environ)
     except SettingsError as exc:
-        raise click.UsageError(f"configuration error: {exc}") from None
+        raise ConfigurationError(str(exc)) from None
 
 
 def read_requests(stream: IO[str]) -> Iterator[tuple[int, Any]]:

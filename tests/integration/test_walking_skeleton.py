@@ -56,7 +56,7 @@ def test_an_invalid_request_names_the_field_and_queues_nothing(producer, redis_c
 
     assert "segment.schedule" in str(caught.value)
     assert redis_client.llen(queue_key) == before
-    assert redis_client.dbsize() == 0
+    assert list(redis_client.scan_iter(f"{settings.key_prefix}*")) == []
 
 
 def test_the_api_token_is_nowhere_in_redis_or_the_worker_log(
@@ -67,7 +67,7 @@ def test_the_api_token_is_nowhere_in_redis_or_the_worker_log(
     producer.wait(job_id, timeout=30)
 
     secret = api_token.encode()
-    keys = list(redis_client.scan_iter("*"))
+    keys = list(redis_client.scan_iter(f"{producer.settings.key_prefix}*"))
     assert keys, "the run wrote nothing to Redis?"
     for key in keys:
         assert secret not in key
