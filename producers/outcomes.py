@@ -85,8 +85,10 @@ def _decode_record(raw: dict[bytes, bytes], attempts: list[bytes]) -> dict[str, 
 #   final     - already succeeded or dead: acknowledge, never send again
 #   stale     - the message is an old copy (attempt count moved on): drop it
 #   leased    - another worker is sending right now; detail = lease end (ms)
+# ARGV: expected attempt count, now ms, lease ms, owner, ttl ms, initial field, value, ...
 _CLAIM = """
-local h = redis.call('HMGET', KEYS[1], 'status', 'attempts', 'lease_until', 'sending_since')
+local h = redis.call('HMGET', KEYS[1], 'status', 'attempts', 'lease_until', 'sending_since',
+  'lease_owner')
 local now = tonumber(ARGV[2])
 if not h[1] then
   redis.call('HSET', KEYS[1], unpack(ARGV, 6))
@@ -97,6 +99,8 @@ local attempts = tonumber(h[2] or '0')
 if attempts ~= tonumber(ARGV[1]) then return {'stale', tostring(attempts)} end
 local detail = ''
 if h[1] == 'sending' then
+  -- the same delivery retrying this script after a dropped connection: still ours
+  if h[5] == ARGV[4] then return {'claimed', ''} end
   if tonumber(h[3] or '0') > now then return {'leased', h[3]} end
   detail = 'abandoned'
   local lost = cjson.encode({number = attempts + 1, started_at = tonumber(h[4] or '0') / 1000,

@@ -3,10 +3,14 @@
 Owner of the `circuit` hash. Shared by every worker: one 401 opens it for all, so
 the backlog keeps its place instead of burning into the dead-letter store. While
 open, one send per probe interval (won atomically) checks whether it is fixed.
+
+A closed circuit is remembered in-process for `CLOSED_CACHE_S`, so the common case
+costs no Redis round trip per send; a 401 anywhere reaches every worker within that.
 """
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 
 import redis
@@ -33,6 +37,9 @@ return opened
 """
 
 
+CLOSED_CACHE_S = 0.25
+
+
 @dataclass(frozen=True)
 class CircuitState:
     state: str  # closed, open (wait until `until`), probe (this worker sends one)
@@ -50,13 +57,20 @@ class Circuit:
         self._interval_ms = int(probe_interval_s * 1000)
         self._check = client.register_script(_CHECK)
         self._trip = client.register_script(_TRIP)
+        self._closed_until = 0.0  # monotonic time until which "closed" is trusted
 
     def check(self, now: float) -> CircuitState:
+        if time.monotonic() < self._closed_until:
+            return CircuitState("closed", 0.0)
         state, until = self._check(keys=[self._key], args=[int(now * 1000), self._interval_ms])
-        return CircuitState(state.decode(), int(until) / 1000)
+        result = CircuitState(state.decode(), int(until) / 1000)
+        if result.state == "closed":
+            self._closed_until = time.monotonic() + CLOSED_CACHE_S
+        return result
 
     def trip(self, now: float, reason: str) -> bool:
         """Open (or keep open) the circuit; True only for the send that opened it."""
+        self._closed_until = 0.0
         return bool(self._trip(keys=[self._key], args=[int(now * 1000), self._interval_ms,
                                                        reason]))
 

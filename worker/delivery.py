@@ -36,7 +36,7 @@ class Done:
 
 def deliver(payload: dict[str, Any], rt: Runtime, now: float | None = None) -> Done:
     job = Job.from_dict(payload)
-    claim = rt.outcomes.claim(job, owner=rt.owner, lease_s=rt.lease_s, now=now)
+    claim = rt.outcomes.claim(job, owner=rt.claim_owner(), lease_s=rt.lease_s, now=now)
     if claim.verdict in ("final", "stale"):
         rt.events.skipped(job, claim.verdict, claim.detail)
         return Done("skipped", claim.detail if claim.verdict == "final" else "stale")
@@ -67,10 +67,10 @@ def _deliver_claimed(job: Job, rt: Runtime, now: float) -> Done:
         return _defer(rt, job, now + wait_s, Status.RETRYING, "rate limited")
     if wait_s > 0:
         time.sleep(wait_s)  # the limiter reserved this slot for us: wait exactly that long
-    return _send(job, rt)
+    return _send(job, rt, probing=circuit.state == "probe")
 
 
-def _send(job: Job, rt: Runtime) -> Done:
+def _send(job: Job, rt: Runtime, *, probing: bool) -> Done:
     started = time.time()
     result = rt.http.post(job.request)
     verdict = classify(result)
@@ -81,13 +81,14 @@ def _send(job: Job, rt: Runtime) -> Done:
         message_code=verdict.message_code, ambiguous=verdict.ambiguous,
     )
     rt.events.attempt(job, attempt, verdict)
-    return _apply(job, rt, verdict, attempt, time.time())
+    return _apply(job, rt, verdict, attempt, time.time(), probing)
 
 
-def _apply(job: Job, rt: Runtime, verdict: Verdict, attempt: Attempt, now: float) -> Done:
+def _apply(job: Job, rt: Runtime, verdict: Verdict, attempt: Attempt, now: float,
+           probing: bool) -> Done:
     cls = verdict.cls
     if cls is FailureClass.SUCCESS:
-        return _succeeded(job, rt, attempt, now)
+        return _succeeded(job, rt, attempt, now, probing)
     if cls is FailureClass.PERMANENT:
         return _dead(rt, job, attempt, "permanent", verdict.message)
     if cls is FailureClass.SYSTEMIC:
@@ -110,13 +111,14 @@ def _apply(job: Job, rt: Runtime, verdict: Verdict, attempt: Attempt, now: float
     return _retry(job, rt, attempt, now + delay, spend=True)
 
 
-def _succeeded(job: Job, rt: Runtime, attempt: Attempt, now: float) -> Done:
+def _succeeded(job: Job, rt: Runtime, attempt: Attempt, now: float, probing: bool) -> Done:
     pipe = rt.redis.pipeline()
     rt.outcomes.record(pipe, job, attempt, Status.SUCCEEDED,
                        message_code=attempt.message_code or "")
     pipe.execute()
     rt.limiter.on_success(job.application, now)
-    if rt.circuit.reset():
+    # Only the probe closes the circuit: one DEL per episode, not one per send.
+    if probing and rt.circuit.reset():
         rt.events.circuit_closed()
     rt.events.succeeded(job, attempt)
     return Done("sent", Status.SUCCEEDED.value, attempt.message_code or "")

@@ -11,9 +11,12 @@ import os
 import random
 import socket
 import threading
+import uuid
 from dataclasses import dataclass
 
 import redis
+from redis.backoff import ExponentialWithJitterBackoff
+from redis.retry import Retry
 
 from producers.keys import Keys
 from producers.outcomes import OutcomeStore
@@ -24,6 +27,9 @@ from worker.events import Events
 from worker.http import NotifyClient
 from worker.ratelimit import RateLimiter
 from worker.retries import RetryPark
+
+#: With the backoff above, about 15 s of retrying before a Redis error surfaces.
+REDIS_RETRIES = 20
 
 
 @dataclass
@@ -43,8 +49,14 @@ class Runtime:
 
     @classmethod
     def build(cls, settings: Settings) -> Runtime:
-        client = redis.Redis.from_url(settings.redis_url, health_check_interval=30,
-                                      max_connections=settings.concurrency + 8)
+        client = redis.Redis.from_url(
+            settings.redis_url, health_check_interval=30,
+            max_connections=settings.concurrency + 8,
+            # Ride out a Redis restart of a few seconds: a result already received is
+            # worth waiting to record, since giving up means sending it again later.
+            retry=Retry(ExponentialWithJitterBackoff(base=0.05, cap=1.0), REDIS_RETRIES),
+            retry_on_error=[redis.ConnectionError, redis.TimeoutError],
+        )
         keys = Keys(settings.key_prefix)
         return cls(
             settings=settings,
@@ -64,6 +76,10 @@ class Runtime:
             rng=random.Random(),
             events=Events(),
         )
+
+    def claim_owner(self) -> str:
+        """A fresh owner per delivery, so a retried claim script is recognised as ours."""
+        return f"{self.owner}:{uuid.uuid4().hex[:12]}"
 
     @property
     def lease_s(self) -> float:
