@@ -20,7 +20,19 @@ prints the real one) and exits 0 on SIGINT/SIGTERM. The token may also come from
         records = client.wait_for_requests(1)
 
 ``serve(host, port, *, token, latency_ms, record_bodies, faults)`` is the blocking form (main
-thread only: it owns the signal handlers).
+thread only: it owns the signal handlers). ``emulator.process.EmulatorProcess(*cli_args)`` runs
+``python -m emulator --port 0`` as a child process (start/stop/url, a context manager) when the
+caller must not share a GIL with the server. ``python -m emulator.bench --requests 5000
+--threads 8 [--processes 2]`` prints req/s.
+
+``EmulatorClient(base_url)``: ``requests(since=0)``, ``wait_for_requests(n, timeout=30,
+since=0)``, ``clear()``, ``reset()``, ``script(*faults)``, ``faults()``, ``clear_faults()``,
+``set_latency(ms)``, ``settings()``, ``configure(**settings)``, ``health()``,
+``wait_healthy(timeout)``, ``close()``. A refused call raises ``EmulatorError`` with the
+emulator's message.
+
+The server speaks HTTP/1.1 with keep-alive and never closes an idle connection itself (closing
+one races with a client reusing it, which a worker would report as an ambiguous failure).
 
 The notify endpoint
 ===================

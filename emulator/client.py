@@ -74,6 +74,9 @@ class EmulatorClient:
     def set_latency(self, ms: float) -> None:
         self._call("PUT", "latency", json={"latency_ms": ms})
 
+    def settings(self) -> dict[str, Any]:
+        return dict(self._call("GET", "settings"))
+
     def configure(self, **settings: Any) -> dict[str, Any]:
         """Change settings (e.g. `unknown_identifiers_shape="list"`); returns all of them."""
         return dict(self._call("PUT", "settings", json=settings))

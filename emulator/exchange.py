@@ -55,7 +55,6 @@ class Reply:
     status: int | None
     body: bytes = b""
     headers: dict[str, str] = field(default_factory=dict)
-    close: bool = False
 
 
 def grpc_code_for(status: int) -> int:

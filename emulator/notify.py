@@ -15,7 +15,7 @@ from typing import Any
 from emulator import auth
 from emulator.exchange import Incoming, Reply, body_reply, envelope, error_reply, json_reply
 from emulator.faults import Fault
-from emulator.recording import record_headers
+from emulator.recording import RequestRecord, record_headers
 from emulator.state import EmulatorState
 
 NOTIFY_PATH = "/messaging/v2/notify"
@@ -41,19 +41,19 @@ def handle_api(state: EmulatorState, req: Incoming) -> Reply:
         token_sha256=check.token_sha256,
         body=_recorded_body(state, req.body, doc),
     )
-    reply, fault = _route(state, req, check, doc)
-    state.log.finish(record, reply.status, fault.name if fault else None)
+    reply = _route(state, req, check, doc, record)
+    state.log.finish(record, reply.status)
     return reply
 
 
 def _route(
-    state: EmulatorState, req: Incoming, check: auth.AuthCheck, doc: Any
-) -> tuple[Reply, Fault | None]:
+    state: EmulatorState, req: Incoming, check: auth.AuthCheck, doc: Any, record: RequestRecord
+) -> Reply:
     if req.path != NOTIFY_PATH:
-        return error_reply(404, f"Not Found: {req.path}"), None
+        return error_reply(404, f"Not Found: {req.path}")
     if req.method != "POST":
         # gRPC-Gateway answers a known path with the wrong method as a routing error.
-        return error_reply(405, "Method Not Allowed", {"Allow": "POST"}), None
+        return error_reply(405, "Method Not Allowed", {"Allow": "POST"})
     state.pause(state.settings.latency_ms / 1000)
     fault = state.faults.pick(_target(doc), state.clock())
 
@@ -61,9 +61,10 @@ def _route(
         return _normal(state, check, doc)
 
     if fault is None:
-        return normal(), None
+        return normal()
+    state.log.note_fault(record, fault.name)
     state.pause(fault.delay_s)
-    return FAULT_ACTIONS[fault.kind](state, fault, normal), fault
+    return FAULT_ACTIONS[fault.kind](state, fault, normal)
 
 
 # --- the normal path ---

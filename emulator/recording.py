@@ -63,9 +63,14 @@ class RequestLog:
             self._trim()
             return record
 
-    def finish(self, record: RequestRecord, status: int | None, fault: str | None) -> None:
+    def note_fault(self, record: RequestRecord, fault: str) -> None:
+        """Set as soon as a fault is picked, so a request still hanging shows which one."""
         with self._lock:
-            record.status, record.fault = status, fault
+            record.fault = fault
+
+    def finish(self, record: RequestRecord, status: int | None) -> None:
+        with self._lock:
+            record.status = status
 
     def since(self, seq: int = 0) -> list[dict[str, Any]]:
         """Copies of the records with `seq` greater than the given one, oldest first."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import signal
 import subprocess
 import sys
@@ -32,7 +33,7 @@ def test_it_starts_on_a_free_port_answers_and_exits_0_on_a_signal(sig):
 
 
 def test_the_token_can_come_from_the_environment():
-    env = {"PATH": "", "EMULATOR_TOKEN": "env-token"}
+    env = {**os.environ, "EMULATOR_TOKEN": "env-token"}
     with EmulatorProcess(env=env) as emu, requests.Session() as http:
         url = emu.url + "/messaging/v2/notify"
         wrong = http.post(url, json={"segment": {}}, headers={"Authorization": "Token x"})

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 import time
 
 import pytest
@@ -179,3 +180,49 @@ def test_a_named_fault_is_recorded_under_its_name(notify, control):
     control.script({"kind": "respond", "status": 429, "name": "throttle", "count": 1})
     notify()
     assert control.requests()[0]["fault"] == "throttle"
+
+
+def test_a_count_is_spent_exactly_under_concurrent_requests(emulator, control, token):
+    control.script({"kind": "respond", "status": 503, "count": 50})
+    statuses: list[int] = []
+
+    def send_many() -> None:
+        with requests.Session() as session:
+            for _ in range(25):
+                resp = session.post(
+                    emulator.url + "/messaging/v2/notify",
+                    json={"segment": {}},
+                    headers={"Authorization": f"Token {token}"},
+                    timeout=5,
+                )
+                statuses.append(resp.status_code)
+
+    threads = [threading.Thread(target=send_many) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert (statuses.count(503), statuses.count(200)) == (50, 150)
+
+
+def test_a_hanging_request_holds_only_its_own_connection(emulator, notify, control, valid_body):
+    control.script({"kind": "hang", "hang_s": 30, "match": {"application": "SLOW-00000"}})
+    errors: list[Exception] = []
+
+    def slow() -> None:
+        with requests.Session() as session:
+            try:
+                session.post(
+                    emulator.url + "/messaging/v2/notify", json=valid_body("SLOW-00000"), timeout=1
+                )
+            except requests.exceptions.ReadTimeout as exc:
+                errors.append(exc)
+
+    hung = threading.Thread(target=slow)
+    hung.start()
+    control.wait_for_requests(1, timeout=5)
+    started = time.monotonic()
+    assert notify(valid_body("FAST-00000")).status_code == 200
+    assert time.monotonic() - started < 0.5
+    hung.join()
+    assert len(errors) == 1

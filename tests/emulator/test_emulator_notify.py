@@ -170,3 +170,17 @@ def test_latency_can_be_set_at_start_up(http, token):
         assert time.monotonic() - started >= 0.12
         with EmulatorClient(emu.url) as client:
             assert client.settings()["latency_ms"] == 120
+
+
+def test_a_chunked_request_body_is_read(emulator, http, control, token):
+    chunks = iter([b'{"segment": ', b'{"application": "ABCDE-12345"}}'])
+    resp = http.post(
+        emulator.url + "/messaging/v2/notify",
+        data=chunks,
+        headers={"Authorization": f"Token {token}", "Content-Type": "application/json"},
+        timeout=5,
+    )
+    assert resp.status_code == 200
+    [record] = control.requests()
+    assert record["headers"]["transfer-encoding"] == "chunked"
+    assert record["body"] == {"segment": {"application": "ABCDE-12345"}}
