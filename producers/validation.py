@@ -3,6 +3,7 @@
 `validate()` is the single entry point used by `Producer.enqueue`, the CLI and the
 worker (which checks again on consume). It returns the request exactly as it will
 be POSTed, or raises `ValidationError` naming every bad field by its dotted path.
+The rules live in `producers.schemas` (one module per part of the reference).
 """
 
 from __future__ import annotations
@@ -11,6 +12,23 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 import marshmallow
+
+from producers.schemas.advice import request_warnings
+from producers.schemas.base import SCHEMA_KEY
+from producers.schemas.request import NotifyRequestSchema
+from producers.schemas.settings import DEFAULT_MAX_TARGETS, settings_for, using
+
+__all__ = [
+    "DEFAULT_MAX_TARGETS",
+    "ValidationError",
+    "flatten_messages",
+    "validate",
+    "validate_many",
+    "warnings",
+]
+
+#: Built once: marshmallow schemas are reusable and per-call options travel in settings.
+_REQUEST_SCHEMA = NotifyRequestSchema()
 
 
 class ValidationError(marshmallow.ValidationError):
@@ -21,59 +39,85 @@ class ValidationError(marshmallow.ValidationError):
 
 
 def flatten_messages(messages: Any, prefix: str = "") -> list[tuple[str, str]]:
-    """Turn marshmallow's nested messages into (dotted.path, text) pairs."""
+    """Turn marshmallow's nested messages into (dotted.path, text) pairs.
+
+    An object-level error (`_schema`) is reported at the object's own path, e.g.
+    `segment: Exactly one of code, expression, filter_expression is required.`
+    """
     if isinstance(messages, Mapping):
         pairs: list[tuple[str, str]] = []
         for key, value in messages.items():
-            path = f"{prefix}.{key}" if prefix else str(key)
+            if key == SCHEMA_KEY and prefix:
+                path = prefix
+            else:
+                path = f"{prefix}.{key}" if prefix else str(key)
             pairs.extend(flatten_messages(value, path))
         return pairs
     if isinstance(messages, list | tuple):
         if all(isinstance(m, str) for m in messages):
-            return [(prefix or "_schema", " ".join(messages))]
+            return [(prefix or SCHEMA_KEY, " ".join(messages))]
         return [pair for m in messages for pair in flatten_messages(m, prefix)]
-    return [(prefix or "_schema", str(messages))]
+    return [(prefix or SCHEMA_KEY, str(messages))]
 
 
-_KINDS = ("segment", "transactional")
-_REQUIRED = ("application", "platforms", "schedule")
+def validate(
+    request: Any, *, strict: bool = False, max_targets: int = DEFAULT_MAX_TARGETS
+) -> dict[str, Any]:
+    """Check `request` and return a plain-JSON copy of it, as it will be sent.
 
-
-def validate(request: Any, *, strict: bool = False, max_targets: int = 1000) -> dict[str, Any]:
-    """Check `request` and return it as it will be sent (placeholder: top level only)."""
+    Nothing is added, renamed or reordered. `strict` refuses what the reference does
+    not confirm (see `producers.schemas`); `max_targets` caps each id list (§14).
+    Any other value than a JSON object is refused with a `ValidationError` too.
+    """
     if not isinstance(request, Mapping):
-        raise ValidationError({"_schema": ["Invalid input type: expected a JSON object."]})
-    kinds = [k for k in _KINDS if k in request]
-    errors: dict[str, Any] = {}
-    for key in request:
-        if key not in _KINDS:
-            errors[key] = ["Unknown field."]
-    if len(kinds) != 1:
-        errors["_schema"] = ["Exactly one of 'segment' or 'transactional' is required."]
-    else:
-        body = request[kinds[0]]
-        if not isinstance(body, Mapping):
-            errors[kinds[0]] = ["Not a valid object."]
-        else:
-            missing = {f: ["Missing data for required field."] for f in _REQUIRED if f not in body}
-            if missing:
-                errors[kinds[0]] = missing
-    if errors:
-        raise ValidationError(errors)
-    return dict(request)
+        kind = type(request).__name__
+        raise ValidationError(
+            {SCHEMA_KEY: [f"Not a valid object: a request is a JSON object, not {kind}."]}
+        )
+    with using(settings_for(strict, max_targets)):
+        try:
+            _REQUEST_SCHEMA.load(request)
+        except marshmallow.ValidationError as exc:
+            raise ValidationError(exc.messages) from None
+    return _plain(request)
 
 
 def validate_many(
-    requests: Iterable[Any], *, strict: bool = False, max_targets: int = 1000
+    requests: Iterable[Any], *, strict: bool = False, max_targets: int = DEFAULT_MAX_TARGETS
 ) -> list[dict[str, Any]]:
     """Validate every request; one error keyed by the index of each bad item."""
+    if isinstance(requests, Mapping | str | bytes):
+        raise TypeError("validate_many() takes an iterable of requests; use validate() for one")
     valid: list[dict[str, Any]] = []
     errors: dict[int, Any] = {}
     for index, request in enumerate(requests):
         try:
-            valid.append(validate(request, strict=strict))
+            valid.append(validate(request, strict=strict, max_targets=max_targets))
         except ValidationError as exc:
             errors[index] = exc.messages
     if errors:
         raise ValidationError(errors)
     return valid
+
+
+def warnings(request: Any) -> list[str]:
+    """Advice the reference gives without making it a rule, as `path: text` lines.
+
+    For example a content block for a platform the request does not target (§7). Never
+    raises; meant for a request that `validate` accepted.
+    """
+    return request_warnings(request)
+
+
+def _plain(value: Any) -> Any:
+    """A copy made of dict / list / str / numbers only (tuples become lists)."""
+    kind = type(value)
+    if kind is str or kind is int or kind is bool or kind is float or value is None:
+        return value
+    if kind is dict or isinstance(value, Mapping):
+        return {key: _plain(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain(item) for item in value]
+    if isinstance(value, str) and type(value) is not str:
+        return str.__str__(value)  # e.g. a Platform member becomes "IOS"
+    return value

@@ -15,32 +15,52 @@ from typing import Any
 
 from marshmallow import ValidationError, fields
 
+from producers.schemas.loader import field_loader
 from producers.schemas.settings import current
-
-#: INFERRED: protobuf parsers cap message nesting (100 in the C++ and Java runtimes).
-MAX_JSON_DEPTH = 100
 
 EMPTY = "Must not be empty."
 
 
-class Text(fields.String):
-    """A JSON string (bytes rejected); `non_empty` for codes and identifiers."""
+class AsIs:
+    """Dump a value as it was loaded (marshmallow would turn "1780401600000" into an int)."""
 
-    def __init__(self, *, non_empty: bool = False, **kwargs: Any) -> None:
+    def _serialize(self, value: Any, attr: Any, obj: Any, **kwargs: Any) -> Any:
+        return value
+
+
+class Text(AsIs, fields.String):
+    """A JSON string (bytes rejected); `non_empty` for codes and identifiers.
+
+    `pattern` (a JSON Schema regex, anchored with ^ and $) is checked with `pattern_error`.
+    """
+
+    def __init__(
+        self,
+        *,
+        non_empty: bool = False,
+        pattern: str | None = None,
+        pattern_error: str = "",
+        **kwargs: Any,
+    ) -> None:
         super().__init__(**kwargs)
-        self.non_empty = non_empty
+        self.non_empty, self.pattern_error = non_empty, pattern_error
+        self.regex = re.compile(pattern[1:-1]) if pattern else None
         if non_empty:
             self.metadata = {"minLength": 1, **self.metadata}
+        if pattern:
+            self.metadata = {"pattern": pattern, **self.metadata}
 
     def _deserialize(self, value: Any, attr: Any, data: Any, **kwargs: Any) -> str:
         if not isinstance(value, str):
             raise self.make_error("invalid")
         if self.non_empty and not value:
             raise ValidationError(EMPTY)
+        if self.regex is not None and self.regex.fullmatch(value) is None:
+            raise ValidationError(self.pattern_error)
         return value
 
 
-class Bool(fields.Boolean):
+class Bool(AsIs, fields.Boolean):
     """A JSON true / false; marshmallow's Boolean would take "yes" or 1."""
 
     def _deserialize(self, value: Any, attr: Any, data: Any, **kwargs: Any) -> bool:
@@ -49,7 +69,7 @@ class Bool(fields.Boolean):
         return value
 
 
-class Int(fields.Integer):
+class Int(AsIs, fields.Integer):
     """A JSON integer (not a bool, not 1.0); `minimum` is checked when given.
 
     `int64=True` also takes a decimal string: 64-bit integers may be quoted (§1.1, INFERRED).
@@ -72,7 +92,7 @@ class Int(fields.Integer):
         return value
 
 
-class Num(fields.Number):
+class Num(AsIs, fields.Float):
     """A finite JSON number, integer or not; `minimum` is checked when given."""
 
     def __init__(self, *, minimum: float | None = None, **kwargs: Any) -> None:
@@ -92,7 +112,7 @@ class Num(fields.Number):
 
 
 class EnumName(fields.String):
-    """An enum value written as its name (§1.1 SEEN); `inferred` names are refused in strict mode."""
+    """An enum value written as its name (§1.1 SEEN); strict mode refuses `inferred` names."""
 
     def __init__(self, names: tuple[str, ...], *, inferred: tuple[str, ...] = (), **kwargs: Any):
         super().__init__(metadata={"enum": [*names, *inferred]}, **kwargs)
@@ -104,7 +124,9 @@ class EnumName(fields.String):
             return value
         if isinstance(value, str) and value in self.inferred:
             if current().strict:
-                raise ValidationError(f"{value!r} is an unconfirmed name; not accepted in strict mode.")
+                raise ValidationError(
+                    f"{value!r} is an unconfirmed name; not accepted in strict mode."
+                )
             return value
         raise ValidationError(f"Must be one of: {self.choice_text}.")
 
@@ -141,6 +163,7 @@ class Timestamp(Text):
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(metadata={"format": "date-time", "pattern": RFC3339_PATTERN}, **kwargs)
+        # the JSON Schema pattern above only approximates is_rfc3339 (no calendar check)
 
     def _deserialize(self, value: Any, attr: Any, data: Any, **kwargs: Any) -> str:
         text = super()._deserialize(value, attr, data, **kwargs)
@@ -150,7 +173,6 @@ class Timestamp(Text):
 
 
 DURATION_PATTERN = r"^[0-9]{1,12}(\.[0-9]{1,9})?s$"
-_DURATION = re.compile(DURATION_PATTERN[1:-1])
 
 
 class Duration(Text):
@@ -160,68 +182,8 @@ class Duration(Text):
     """
 
     def __init__(self, **kwargs: Any) -> None:
-        super().__init__(metadata={"pattern": DURATION_PATTERN}, **kwargs)
-
-    def _deserialize(self, value: Any, attr: Any, data: Any, **kwargs: Any) -> str:
-        text = super()._deserialize(value, attr, data, **kwargs)
-        if _DURATION.fullmatch(text) is None:
-            raise ValidationError('Not a duration in seconds such as "3600s" or "1.5s".')
-        return text
-
-
-def json_errors(value: Any, depth: int = 0) -> Any:
-    """None when `value` is plain JSON, else messages keyed like marshmallow's."""
-    if value is None or isinstance(value, str | bool | int):
-        return None
-    if isinstance(value, float):
-        return None if math.isfinite(value) else ["Must be a finite number."]
-    if depth >= MAX_JSON_DEPTH:
-        return [f"Nested deeper than {MAX_JSON_DEPTH} levels."]
-    if isinstance(value, Mapping):
-        return _object_errors(value, depth + 1)
-    if isinstance(value, list | tuple):
-        found = {i: e for i, item in enumerate(value) if (e := json_errors(item, depth + 1))}
-        return found or None
-    return [f"Not a JSON value ({type(value).__name__})."]
-
-
-def _object_errors(value: Mapping[Any, Any], depth: int) -> Any:
-    found: dict[Any, Any] = {}
-    for key, item in value.items():
-        if not isinstance(key, str):
-            found[key] = ["Key is not a string."]
-        elif (problem := json_errors(item, depth)) is not None:
-            found[key] = problem
-    return found or None
-
-
-class JsonObject(fields.Dict):
-    """A free-form JSON object: any keys, any JSON values, inner keys unchecked."""
-
-    def _deserialize(self, value: Any, attr: Any, data: Any, **kwargs: Any) -> Any:
-        if not isinstance(value, Mapping):
-            raise ValidationError("Not a valid object.")
-        problem = _object_errors(value, 1)
-        if problem is not None:
-            raise ValidationError(problem)
-        return value
-
-
-class Opaque(JsonObject):
-    """A structure whose fields the reference does not list (NOT FOUND).
-
-    Accepted as a JSON object with its inner keys unchecked; refused in strict mode.
-    """
-
-    def __init__(self, what: str, **kwargs: Any) -> None:
-        metadata = {"description": f"{what}: fields NOT FOUND in the reference; unchecked."}
-        super().__init__(metadata=metadata, **kwargs)
-        self.what = what
-
-    def _deserialize(self, value: Any, attr: Any, data: Any, **kwargs: Any) -> Any:
-        if current().strict:
-            raise ValidationError(f"{self.what} is not checked (fields unknown); not accepted in strict mode.")
-        return super()._deserialize(value, attr, data, **kwargs)
+        error = 'Not a duration in seconds such as "3600s" or "1.5s".'
+        super().__init__(pattern=DURATION_PATTERN, pattern_error=error, **kwargs)
 
 
 class Map(fields.Dict):
@@ -253,12 +215,18 @@ class Map(fields.Dict):
                 errors[key] = [problem]
                 continue
             try:
-                result[key] = self.value_field.deserialize(item, **kwargs)
+                result[key] = self._item_loader()(item, **kwargs)
             except ValidationError as exc:
                 errors[key] = exc.messages
         if errors:
             raise ValidationError(errors)
         return result
+
+    def _item_loader(self) -> Callable[..., Any]:
+        found = self.__dict__.get("_loader")
+        if found is None:
+            found = self.__dict__["_loader"] = field_loader(self.value_field)
+        return found
 
     def _check_key(self, key: Any) -> str | None:
         if not isinstance(key, str):
@@ -288,7 +256,9 @@ class Items(fields.List):
         if not isinstance(value, list | tuple):
             raise self.make_error("invalid")
         if len(value) < self.min_items:
-            raise ValidationError(EMPTY if self.min_items == 1 else f"At least {self.min_items} items.")
+            raise ValidationError(
+                EMPTY if self.min_items == 1 else f"At least {self.min_items} items."
+            )
         limit = self.max_items() if callable(self.max_items) else self.max_items
         if limit is not None and len(value) > limit:
             raise ValidationError(f"At most {limit} items, got {len(value)}.")
@@ -296,9 +266,15 @@ class Items(fields.List):
         errors: dict[int, Any] = {}
         for index, item in enumerate(value):
             try:
-                result.append(self.inner.deserialize(item, **kwargs))
+                result.append(self._item_loader()(item, **kwargs))
             except ValidationError as exc:
                 errors[index] = exc.messages
         if errors:
             raise ValidationError(errors)
         return result
+
+    def _item_loader(self) -> Callable[..., Any]:
+        found = self.__dict__.get("_loader")
+        if found is None:
+            found = self.__dict__["_loader"] = field_loader(self.inner)
+        return found
