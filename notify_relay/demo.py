@@ -59,8 +59,8 @@ def _start_emulator(services: list[Service]) -> dict[str, str]:
 
 
 def _start_flower(env: dict[str, str], port: int) -> Service:
-    argv = python_argv("-m", "celery", "-A", "worker", "flower", f"--port={port}",
-                       "--address=127.0.0.1")
+    # `notify-relay flower`: local mode (no login) listens on 127.0.0.1 only.
+    argv = python_argv("-m", "notify_relay.cli", "flower", f"--port={port}")
     return Service("flower", argv, dict(env, NOTIFY_FLOWER_LOCAL="1"), LOG_DIR)
 
 

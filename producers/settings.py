@@ -105,6 +105,14 @@ def _text(raw: str) -> str:
     return raw
 
 
+def _basic_auth(raw: str) -> str:
+    for entry in raw.split(",") if raw else ():
+        user, _, password = entry.partition(":")
+        if not user or not password:
+            raise ValueError
+    return raw
+
+
 SPECS: tuple[Spec, ...] = (
     Spec("REDIS_URL", "redis_url", "redis://127.0.0.1:6379/0", "redis:// or rediss:// URL",
          _redis_url, "Redis used as broker, outcome store, retry park and dead-letter store."),
@@ -161,6 +169,10 @@ SPECS: tuple[Spec, ...] = (
          _choice("text", "json"), "Worker log line format."),
     Spec("NOTIFY_LOG_LEVEL", "log_level", "INFO", "DEBUG, INFO, WARNING, ERROR",
          _choice("debug", "info", "warning", "error"), "Worker log level."),
+    Spec("FLOWER_BASIC_AUTH", "flower_basic_auth", "", "user:password[,user2:password2]",
+         _basic_auth, "Login `notify-relay flower` requires (Flower reads it itself)."),
+    Spec("NOTIFY_FLOWER_LOCAL", "flower_local", "false", "true or false", _bool,
+         "Let `notify-relay flower` run without a login, on 127.0.0.1 only."),
 )
 
 
@@ -199,6 +211,8 @@ class Settings:
     concurrency: int = 32
     log_format: str = "text"
     log_level: str = "info"
+    flower_basic_auth: str = field(default="", repr=False)
+    flower_local: bool = False
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str], **overrides: Any) -> Settings:
@@ -250,9 +264,12 @@ class Settings:
         return dataclasses.replace(self, **changes)
 
 
+_SECRETS = frozenset({"api_token", "sentry_dsn", "flower_basic_auth"})
+
+
 def parse_one(spec: Spec, raw: str) -> Any:
     try:
         return spec.parse(raw.strip())
     except (ValueError, TypeError):
-        shown = "***" if spec.attr in {"api_token", "sentry_dsn"} else repr(raw)
+        shown = "***" if spec.attr in _SECRETS else repr(raw)
         raise SettingsError(f"{spec.env}={shown} is not valid: expected {spec.form}") from None

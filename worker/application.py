@@ -12,6 +12,7 @@ import sys
 from celery import Celery, signals
 
 from producers.settings import Settings, SettingsError
+from worker import health, logs, sentry
 
 
 def load_settings() -> Settings:
@@ -53,8 +54,13 @@ def celery_config(settings: Settings) -> dict[str, object]:
 
 
 settings = load_settings()
-app = Celery("notify_relay")
+# SummaryTask: Flower and `celery inspect` see a job summary, never the job (redaction.py).
+app = Celery("notify_relay", task_cls="worker.redaction:SummaryTask")
 app.conf.update(celery_config(settings))
+# Observability hooks into Celery's signals: log format, Sentry at worker start, heartbeat.
+logs.connect(settings)
+sentry.connect(settings)
+health.connect(settings)
 
 
 @signals.worker_init.connect

@@ -25,6 +25,7 @@ from worker.circuit import Circuit
 from worker.deadletters import DeadLetterStore
 from worker.events import Events
 from worker.http import NotifyClient
+from worker.metrics import Metrics
 from worker.ratelimit import RateLimiter
 from worker.retries import RetryPark
 
@@ -74,7 +75,7 @@ class Runtime:
                               pool_size=settings.concurrency),
             owner=f"{socket.gethostname()}:{os.getpid()}",
             rng=random.Random(),
-            events=Events(),
+            events=Events(metrics=Metrics(client, keys)),
         )
 
     def claim_owner(self) -> str:

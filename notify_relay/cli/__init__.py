@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import click
 
-from notify_relay.cli import config, dead, jobs, run
+from notify_relay.cli import config, dead, jobs, ops, run
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -22,7 +22,7 @@ def cli() -> None:
 
 
 for command in (jobs.enqueue, jobs.outcome, dead.dead, run.emulator, run.demo, run.scheduler,
-                config.config):
+                config.config, ops.stats, ops.health, ops.metrics, ops.flower):
     cli.add_command(command)
 
 try:  # the contract commands (validate, schema)

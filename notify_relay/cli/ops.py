@@ -1,0 +1,211 @@
+"""Operations commands: `stats`, `health`, `metrics` and `flower`.
+
+Exit codes as elsewhere: 0 fine, 1 unhealthy / Redis unreachable, 2 usage or configuration.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+import os
+import sys
+import threading
+import time
+from typing import Any
+
+import click
+import redis
+
+from notify_relay.cli.common import load_settings
+from producers.settings import Settings
+
+_CLEAR = "\x1b[H\x1b[2J"
+
+
+@click.command()
+@click.option("--json", "as_json", is_flag=True, help="One JSON object (per refresh).")
+@click.option("--watch", is_flag=True, help="Refresh in place until Ctrl-C.")
+@click.option("--interval", default=2.0, show_default=True, help="Seconds between refreshes.")
+@click.option("--count", type=int, help="With --watch: stop after this many refreshes.")
+def stats(as_json: bool, watch: bool, interval: float, count: int | None) -> None:
+    """Queue depth, parked retries, dead letters, last-minute sends, circuit, limiter, workers."""
+    from worker.stats import collect
+
+    settings = load_settings()
+    client = redis.Redis.from_url(settings.redis_url, socket_timeout=5, socket_connect_timeout=5)
+    shown = 0
+    try:
+        while True:
+            snapshot = collect(settings, client)
+            if as_json:
+                click.echo(json.dumps(snapshot, sort_keys=True), nl=True)
+            else:
+                click.echo((_CLEAR if watch and sys.stdout.isatty() else "")
+                           + render(settings, snapshot))
+            shown += 1
+            if not watch or (count is not None and shown >= count):
+                return
+            time.sleep(interval)  # a screen refresh period, not a wait for some state
+    except redis.RedisError as exc:
+        click.echo(f"notify-relay: redis unreachable: {exc}", err=True)
+        sys.exit(1)
+    except KeyboardInterrupt:
+        return
+    finally:
+        client.close()
+
+
+def render(settings: Settings, s: dict[str, Any]) -> str:
+    """The text form of a `worker.stats.collect` snapshot."""
+    stamp = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(s["time"]))
+    retries = s["retries"]
+    due = retries["next_due_in_s"]
+    dead = s["dead_letters"]
+    rows = [
+        f"notify-relay stats  {stamp}  (prefix {settings.key_prefix})",
+        _row(f"queue {s['queue']['name']}", s["queue"]["depth"], "waiting"),
+        _row("parked retries", retries["parked"], "" if due is None else f"next due in {due}s"),
+        _row("dead letters", dead["total"], _pairs(dead["by_reason"] or {})),
+        _row("sends, last 60 s", sum(s["last_minute"].values()), _pairs(s["last_minute"])),
+        _row("circuit", s["circuit"]["state"].upper(), _circuit(s["circuit"])),
+        _row("limiter", "", _limiter(s["limiter"])),
+        _row("workers live", len(s["workers"]),
+             ", ".join(f"{n} ({age}s ago)" for n, age in sorted(s["workers"].items()))),
+        _row("totals", "", _pairs({k: int(v) for k, v in s["totals"].items()
+                                   if k in ("succeeded", "circuit_opened", "limiter_waits")
+                                   or k.split(":")[0] in ("retries", "dead")})),
+    ]
+    return "\n".join(rows)
+
+
+def _row(label: str, value: object, detail: str) -> str:
+    return f"  {label:<22}{value!s:>8}  {detail}".rstrip()
+
+
+def _pairs(counts: dict[str, Any]) -> str:
+    return "  ".join(f"{k}={v}" for k, v in sorted(counts.items()))
+
+
+def _circuit(circuit: dict[str, Any]) -> str:
+    if circuit["state"] != "open":
+        return "sending"
+    return (f"sends stopped for {circuit['open_for_s']}s, next probe in "
+            f"{circuit['next_probe_in_s']}s: {circuit['reason']}")
+
+
+def _limiter(scopes: list[dict[str, Any]] | None) -> str:
+    if scopes is None:
+        return "(not readable here: needs PUSHWOOSH_API_TOKEN)"
+    return "; ".join(_scope(scope) for scope in scopes) or "(no limits in use)"
+
+
+def _scope(scope: dict[str, Any]) -> str:
+    """`token 1a2b…: 10/s of 10/s waits=3` or `app ABCDE-12345: …, throttled 2.0s`."""
+    if "effective_per_s" not in scope:
+        return _pairs(scope)
+    name = (f"app {scope['application']}" if scope.get("application")
+            else f"token {str(scope.get('token', ''))[:8]}…")
+    rate = ("no own limit" if scope.get("configured_per_s") is None else
+            f"{scope['effective_per_s']:g}/s of {scope['configured_per_s']:g}/s")
+    until = scope.get("throttled_until")
+    throttled = f", throttled {max(0.0, until - time.time()):.1f}s" if until else ""
+    return f"{name}: {rate} waits={scope.get('waits', 0)}{throttled}"
+
+
+@click.command()
+@click.option("--worker", "require_worker", is_flag=True,
+              help="Also require a live worker (heartbeat in the last 20 s).")
+@click.option("--node", default="*", show_default=True,
+              help="Worker node name or pattern --worker looks for (e.g. 'celery@web-1').")
+@click.option("--this-host", is_flag=True,
+              help="Look for a worker on this host (node '*@<hostname>'): a container check.")
+def health(require_worker: bool, node: str, this_host: bool) -> None:
+    """One line, exit 0 when healthy, 1 when not (for Docker and orchestrators)."""
+    import socket
+
+    from worker.health import check
+
+    if this_host:
+        node, require_worker = f"*@{socket.gethostname()}", True
+    result = check(load_settings(), require_worker=require_worker, node=node)
+    click.echo(result.line)
+    sys.exit(0 if result.ok else 1)
+
+
+@click.command()
+@click.option("--host", default="0.0.0.0", show_default=True)
+@click.option("--port", default=9808, show_default=True)
+def metrics(host: str, port: int) -> None:
+    """Serve the fleet's counters in Prometheus format on http://HOST:PORT/metrics."""
+    from worker.exporter import serve
+
+    settings = load_settings()
+    server, _ = serve(settings, host, port)
+    click.echo(f"metrics on http://{host}:{server.server_port}/metrics; Ctrl-C stops")
+    try:
+        threading.Event().wait()
+    except KeyboardInterrupt:
+        server.shutdown()
+
+
+@click.command(context_settings={"ignore_unknown_options": True})
+@click.option("--port", default=5555, show_default=True)
+@click.option("--address", help="Listen address (default 0.0.0.0; 127.0.0.1 when local).")
+@click.option("--allow-control", is_flag=True,
+              help="Allow Flower's task and worker controls (off: read-only).")
+@click.argument("flower_args", nargs=-1, type=click.UNPROCESSED)
+def flower(port: int, address: str | None, allow_control: bool,
+           flower_args: tuple[str, ...]) -> None:
+    """Run Flower for this service, behind the FLOWER_BASIC_AUTH login.
+
+    Without FLOWER_BASIC_AUTH it refuses to start, unless NOTIFY_FLOWER_LOCAL=1 (then it
+    listens on 127.0.0.1 only). Extra arguments go to Flower.
+    """
+    try:
+        argv, env = flower_command(load_settings(), dict(os.environ), port=port,
+                                   address=address, allow_control=allow_control,
+                                   extra=flower_args)
+    except ValueError as exc:
+        raise click.UsageError(str(exc)) from None
+    os.execvpe(argv[0], argv, env)  # Flower becomes this process: signals reach it directly
+
+
+def flower_command(settings: Settings, environ: dict[str, str], *, port: int,
+                   address: str | None, allow_control: bool,
+                   extra: tuple[str, ...] = ()) -> tuple[list[str], dict[str, str]]:
+    """The Flower argv and environment, or ValueError saying why it must not start."""
+    if any(arg.lstrip("-").replace("-", "_").startswith("basic_auth") for arg in extra):
+        raise ValueError("pass the login in FLOWER_BASIC_AUTH, not on the command line "
+                         "(arguments are visible to every user of the host)")
+    if not settings.flower_basic_auth:
+        if not settings.flower_local:
+            raise ValueError("FLOWER_BASIC_AUTH is not set: Flower shows every task and can "
+                             "control workers, so it needs a login (user:password). For a "
+                             "local run on 127.0.0.1 set NOTIFY_FLOWER_LOCAL=1")
+        address = address or "127.0.0.1"
+        if not _loopback(address):
+            raise ValueError(f"NOTIFY_FLOWER_LOCAL without FLOWER_BASIC_AUTH listens on "
+                             f"127.0.0.1 only, not {address!r}")
+    argv = [sys.executable, "-m", "celery", "-A", "worker", "flower", f"--port={port}",
+            f"--address={address or '0.0.0.0'}"]
+    if not allow_control:
+        argv.append("--read_only=True")
+    env = {k: v for k, v in environ.items() if k != "PUSHWOOSH_API_TOKEN"}  # Flower never sends
+    if not env.get("FLOWER_BASIC_AUTH"):
+        env.pop("FLOWER_BASIC_AUTH", None)  # Flower would read "" as a login with no password
+    return [*argv, *extra], env
+
+
+def _loopback(address: str) -> bool:
+    if address == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(address).is_loopback
+    except ValueError:
+        return False
+
+
+def command_argv(*args: str) -> list[str]:
+    """`notify-relay ARGS…` as a child process of this interpreter (for the demo, tests)."""
+    return [sys.executable, "-m", "notify_relay.cli", *args]
+

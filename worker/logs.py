@@ -1,0 +1,98 @@
+"""Worker log lines: `key=value` text by default, one JSON object per line on request.
+
+Every line notify-relay itself writes about a job goes through `emit`, which puts the
+same fields in the text (`attempt job_id=… attempt=2 class=transient http_status=503`)
+and on the record (`record.notify`), so the JSON form carries them as real keys instead
+of a string to re-parse. Celery's own lines get the JSON treatment too, with the task id
+when they come from inside a task.
+
+Set-up happens in Celery's `after_setup_logger` / `after_setup_task_logger` signals
+(`connect`), i.e. after Celery has installed its handlers, so we only swap formatters
+and never fight Celery over which handlers exist.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from typing import Any
+
+from producers.settings import Settings
+
+#: Our loggers' common parent: its level is NOTIFY_LOG_LEVEL whatever Celery's --loglevel.
+ROOT_LOGGER = "notify_relay"
+
+def emit(logger: logging.Logger, level: int, event: str, **fields: Any) -> None:
+    """Log `event` with `fields` as `key=value` text, and as `record.notify` for JSON."""
+    if not logger.isEnabledFor(level):
+        return
+    present = {key: value for key, value in fields.items() if value is not None}
+    text = " ".join([event, *(f"{key}={_text(value)}" for key, value in present.items())])
+    logger.log(level, "%s", text, extra={"notify": {"event": event, **present}})
+
+
+def _text(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float):
+        return f"{value:.3f}".rstrip("0").rstrip(".")
+    text = str(value)
+    # Quote free text (error messages) so a line still splits into key=value pairs.
+    return json.dumps(text) if (" " in text or '"' in text or not text) else text
+
+
+class JsonFormatter(logging.Formatter):
+    """One JSON object per record: time, level, logger, message, our fields, task id.
+
+    Only the formatted message is copied, never `record.args`: Celery passes the task's
+    arguments there (as `argsrepr`, but a foreign publisher may not set one).
+    """
+
+    def format(self, record: logging.LogRecord) -> str:
+        line: dict[str, Any] = {
+            "ts": _iso_utc(record.created),
+            "level": record.levelname.lower(),
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
+        line.update(getattr(record, "notify", None) or {})
+        line.update(_task_context())
+        if record.exc_info:
+            line["exc"] = self.formatException(record.exc_info)
+        return json.dumps(line, default=str, separators=(",", ":"))
+
+
+def _iso_utc(created: float) -> str:
+    millis = int(created * 1000) % 1000
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(created)) + f".{millis:03d}Z"
+
+
+def _task_context() -> dict[str, str]:
+    """The running Celery task's id and name, as Celery's own TaskFormatter finds them."""
+    from celery._state import get_current_task
+
+    task = get_current_task()
+    if task is None or not task.request or not task.request.id:
+        return {}
+    return {"task_id": str(task.request.id), "task_name": str(task.name)}
+
+
+def configure(logger: logging.Logger, settings: Settings) -> None:
+    """Apply NOTIFY_LOG_FORMAT to `logger`'s handlers and NOTIFY_LOG_LEVEL to ours."""
+    logging.getLogger(ROOT_LOGGER).setLevel(settings.log_level.upper())
+    if settings.log_format != "json":
+        return
+    for handler in logger.handlers:
+        handler.setFormatter(JsonFormatter())
+
+
+def connect(settings: Settings) -> None:
+    """Hook `configure` into Celery's logging set-up (worker and task loggers)."""
+    from celery import signals
+
+    def on_setup(logger: logging.Logger, **_: object) -> None:
+        configure(logger, settings)
+
+    signals.after_setup_logger.connect(on_setup, weak=False)
+    signals.after_setup_task_logger.connect(on_setup, weak=False)
