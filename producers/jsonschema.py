@@ -5,8 +5,8 @@ adds what apispec cannot see: closed vs open objects (`additionalProperties`), t
 "one of" groups and the payload rule, `propertyNames` for locale keys, quoted int64,
 and, with `strict=True`, the contract of strict mode (unconfirmed fields and enum names
 left out, every object closed). A few checks stay Python-only and are listed in the
-`$comment` of the document: calendar dates, base64, e-mail and URL syntax, typo hints,
-and the configurable id-list cap (1000 here).
+`$comment` of the document: calendar dates, e-mail and URL syntax, typo hints, and the
+configurable id-list cap (1000 here).
 """
 
 from __future__ import annotations
@@ -31,8 +31,8 @@ VERSION = "2"
 JSON_SCHEMA_DIALECT = "https://json-schema.org/draft/2020-12/schema"
 COMMENT = (
     "Generated from producers.schemas. Python-only checks: calendar validity of "
-    "timestamps, base64, e-mail and URL syntax, typo hints for unknown keys, and the "
-    "per-list id cap, configurable there (1000 here)."
+    "timestamps, e-mail and URL syntax, typo hints for unknown keys, and the per-list "
+    "id cap, configurable there (1000 here)."
 )
 _SILENT_TRUE = {"required": ["silent"], "properties": {"silent": {"const": True}}}
 #: §6: content excludes silent: true; a payload needs content, a preset or silent: true.

@@ -52,7 +52,12 @@ class Item:
     show_default=True,
     help="Most ids allowed in one hwids / users / push_tokens list.",
 )
-@click.option("--warnings", "show_warnings", is_flag=True, help="Also print advice (§7 ...).")
+@click.option(
+    "--warnings",
+    "show_warnings",
+    is_flag=True,
+    help="Also print advice that is not a rule (e.g. a block for an untargeted platform).",
+)
 @click.option(
     "--progress/--no-progress",
     default=None,
@@ -67,9 +72,9 @@ def validate(
     with Progress(size, progress) as advance:
         for item in read_items(file):
             total += 1
-            errors, advice = _check(item, strict, max_targets)
+            errors, advice = _check(item, strict, max_targets, show_warnings)
             invalid += bool(errors)
-            for text in errors + (advice if show_warnings else []):
+            for text in errors + advice:
                 click.echo(f"{item.label}: {text}")
             advance(item.size)
     noun = "request" if total == 1 else "requests"
@@ -93,7 +98,9 @@ def schema(form: str, strict: bool) -> None:
     click.echo(json.dumps(document, indent=2, ensure_ascii=False))
 
 
-def _check(item: Item, strict: bool, max_targets: int) -> tuple[list[str], list[str]]:
+def _check(
+    item: Item, strict: bool, max_targets: int, with_warnings: bool
+) -> tuple[list[str], list[str]]:
     """(error lines, warning lines) for one item."""
     if item.problem is not None:
         return [item.problem], []
@@ -101,7 +108,7 @@ def _check(item: Item, strict: bool, max_targets: int) -> tuple[list[str], list[
         request = validate_request(item.value, strict=strict, max_targets=max_targets)
     except ValidationError as exc:
         return [f"{path}: {text}" for path, text in flatten_messages(exc.messages)], []
-    return [], [f"warning: {text}" for text in warnings(request)]
+    return [], [f"warning: {text}" for text in warnings(request)] if with_warnings else []
 
 
 def read_items(stream: IO[bytes]) -> Iterator[Item]:

@@ -67,7 +67,7 @@ class ContractSchema(Schema):
     #: What an unknown key is called in messages.
     extra_noun: ClassVar[str] = "field"
 
-    def load(self, data: Any, *, many: Any = None, partial: Any = None, unknown: Any = None):
+    def load(self, data: Any, *, many: Any = None, partial: Any = None, unknown: Any = None) -> Any:
         """marshmallow's `load`; the plain case (one object, no partial) takes the fast route."""
         if loader.FAST and not (many or self.many or partial or self.partial) and unknown is None:
             return loader.load_object(self, data)
@@ -89,7 +89,7 @@ class ContractSchema(Schema):
             for key, messages in group.errors(data).items():
                 add_error(errors, key, messages)
         if self.unconfirmed and current().strict:
-            for key in self.unconfirmed.intersection(data):
+            for key in [key for key in data if key in self.unconfirmed]:  # in the data's order
                 add_error(errors, key, [UNCONFIRMED])
         return errors
 

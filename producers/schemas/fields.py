@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Callable, Mapping
-from datetime import datetime
+from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
 from marshmallow import ValidationError, fields
@@ -19,6 +19,9 @@ from producers.schemas.loader import field_loader
 from producers.schemas.settings import current
 
 EMPTY = "Must not be empty."
+INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
+#: §1.1: google.protobuf.Duration spans +-315,576,000,000 s (10,000 years).
+MAX_DURATION_SECONDS = 315_576_000_000
 
 
 class AsIs:
@@ -87,6 +90,8 @@ class Int(AsIs, fields.Integer):
             number = int(value)
         if isinstance(number, bool) or not isinstance(number, int):
             raise self.make_error("invalid")
+        if self.int64 and not INT64_MIN <= number <= INT64_MAX:
+            raise ValidationError("Out of the 64-bit integer range.")
         if self.minimum is not None and number < self.minimum:
             raise ValidationError(f"Must be greater than or equal to {self.minimum}.")
         return value
@@ -144,18 +149,24 @@ RFC3339_PATTERN = (
 
 
 def is_rfc3339(value: str) -> bool:
-    """True for a real instant such as 2026-05-01T09:00:00Z or ...09:00:00.5+02:00."""
+    """True for a real instant such as 2026-05-01T09:00:00Z or ...09:00:00.5+02:00.
+
+    The instant must also fall within google.protobuf.Timestamp's years 1-9999 in UTC.
+    """
     match = _RFC3339.fullmatch(value)
     if match is None:
         return False
     year, month, day, hour, minute, second = (int(g) for g in match.groups()[:6])
-    if match.group(9) is not None and (int(match.group(9)) > 23 or int(match.group(10)) > 59):
+    sign = -1 if match.group(8)[0] == "-" else 1
+    hours, minutes = (int(match.group(9)), int(match.group(10))) if match.group(9) else (0, 0)
+    if hours > 23 or minutes > 59:
         return False
     try:
-        datetime(year, month, day, hour, minute, second)
-    except ValueError:
+        zone = timezone(sign * timedelta(hours=hours, minutes=minutes))
+        datetime(year, month, day, hour, minute, second, tzinfo=zone).astimezone(UTC)
+    except (ValueError, OverflowError):
         return False
-    return year >= 1
+    return True
 
 
 class Timestamp(Text):
@@ -184,6 +195,12 @@ class Duration(Text):
     def __init__(self, **kwargs: Any) -> None:
         error = 'Not a duration in seconds such as "3600s" or "1.5s".'
         super().__init__(pattern=DURATION_PATTERN, pattern_error=error, **kwargs)
+
+    def _deserialize(self, value: Any, attr: Any, data: Any, **kwargs: Any) -> str:
+        text = super()._deserialize(value, attr, data, **kwargs)
+        if float(text[:-1]) > MAX_DURATION_SECONDS:
+            raise ValidationError("Longer than 10,000 years.")
+        return text
 
 
 class Map(fields.Dict):
@@ -225,6 +242,7 @@ class Map(fields.Dict):
     def _item_loader(self) -> Callable[..., Any]:
         found = self.__dict__.get("_loader")
         if found is None:
+            assert self.value_field is not None  # Map always has a value field
             found = self.__dict__["_loader"] = field_loader(self.value_field)
         return found
 

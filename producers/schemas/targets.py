@@ -37,7 +37,9 @@ class TargetList(fields.Nested):
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(TargetListSchema, **kwargs)
 
-    def _deserialize(self, value: Any, attr: Any, data: Any, **kwargs: Any) -> Any:
+    def _deserialize(
+        self, value: Any, attr: Any, data: Any, partial: Any = None, **kwargs: Any
+    ) -> Any:
         if isinstance(value, list | tuple):
             raise ValidationError('Not a valid object: wrap the ids as {"list": [...]}.')
-        return super()._deserialize(value, attr, data, **kwargs)
+        return super()._deserialize(value, attr, data, partial=partial, **kwargs)

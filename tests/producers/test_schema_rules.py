@@ -156,6 +156,33 @@ def test_python_values_that_are_not_json_are_refused(path: tuple[str, ...], valu
     assert rejected(request) == ["segment." + ".".join(path)]
 
 
+@pytest.mark.parametrize(
+    ("where", "value", "valid"),
+    [
+        ("when", "9223372036854775807", True),
+        ("when", "9223372036854775808", False),
+        ("when", 2**63, False),
+        ("when", "1e3", False),
+        ("after", "315576000000s", True),
+        ("after", "315576000000.5s", False),
+        ("after", "1e3s", False),
+    ],
+)
+def test_protobuf_ranges(where: str, value: Any, valid: bool) -> None:
+    request = copy.deepcopy(V1)
+    if where == "after":
+        request["segment"]["schedule"] = {"after": value}
+        path = "segment.schedule.after"
+    else:
+        android = request["segment"]["payload"]["content"]["localized_content"]["default"]
+        android["android"]["live_update"] = {"op": "OPERATION_END", "id": "x", "when": value}
+        path = "segment.payload.content.localized_content.default.android.live_update.when"
+    if valid:
+        assert validate(request) == request
+    else:
+        assert rejected(request) == [path]
+
+
 def test_the_id_list_cap_defaults_to_1000_and_can_be_raised() -> None:
     request = copy.deepcopy(USERS)
     request["transactional"]["users"]["list"] = [f"u{i}" for i in range(1000)]
@@ -230,6 +257,9 @@ def test_the_schema_loads_and_dumps_back_unchanged() -> None:
         ("2026-05-01T09:00Z", False),
         ("2026-5-1T09:00:00Z", False),
         ("2026-05-01T09:00:00Z\n", False),
+        ("9999-12-31T23:59:59-01:00", False),
+        ("0001-01-01T00:30:00+01:00", False),
+        ("0001-01-01T00:00:00Z", True),
     ],
 )
 def test_rfc3339_timestamps(text: str, valid: bool) -> None:
