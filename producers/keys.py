@@ -14,7 +14,9 @@ no other module writes it.
 | `dead:index`, `dead:entries` | zset+hash | worker/deadletters.py | NOTIFY_DEAD_MAX / _TTL |
 | `circuit`                 | hash   | worker/circuit.py       | one key                    |
 | `rate:*`                  | string/hash | worker/ratelimit.py | TTL of a few windows       |
-| `stats:*`                 | hash   | worker/metrics.py       | TTL of the stats window    |
+| `stats:counters`          | hash   | worker/metrics.py       | TTL 30 d, refreshed on write |
+| `stats:window:<t>`        | hash   | worker/metrics.py       | TTL 2 min                  |
+| `stats:workers`           | zset   | worker/health.py        | pruned; TTL 1 d            |
 """
 
 from __future__ import annotations

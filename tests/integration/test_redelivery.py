@@ -40,7 +40,9 @@ def test_a_job_held_by_a_killed_worker_is_redelivered_and_sent_at_most_twice(
 
     first, second = emulator_client.requests()
     assert outcome["status"] == "succeeded"
-    assert second["time"] - killed_at < fast.visibility_timeout_s + 6
+    # Bounded by the visibility timeout plus a restore sweep (and a busy machine's
+    # scheduling), not by kombu's default hour.
+    assert second["time"] - killed_at < fast.visibility_timeout_s + 20
     lost, sent = outcome["attempts"]
     assert lost["ambiguous"] is True and "worker lost" in lost["error"]
     assert sent["outcome"] == "success"
