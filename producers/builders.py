@@ -71,7 +71,11 @@ def transactional_push(
     message_type: MessageType | str | None = MessageType.TRANSACTIONAL,
     return_unknown_identifiers: bool | None = None,
 ) -> dict[str, Any]:
-    """A push to explicit user ids, HWIDs and/or push tokens (§4: `{"list": [...]}` each)."""
+    """A push to explicit user ids, HWIDs and/or push tokens (§4: `{"list": [...]}` each).
+
+    `message_type` defaults to MESSAGE_TYPE_TRANSACTIONAL (no control-group filtering,
+    §11.2); pass None to leave it out and get the server's default (marketing).
+    """
     targets = {"users": users, "hwids": hwids, "push_tokens": push_tokens}
     if all(ids is None for ids in targets.values()):
         raise ValueError("transactional_push: give users=, hwids= or push_tokens=")

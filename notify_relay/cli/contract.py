@@ -66,17 +66,24 @@ class Item:
 def validate(
     file: IO[bytes], strict: bool, max_targets: int, show_warnings: bool, progress: bool | None
 ) -> None:
-    """Check FILE (JSON, JSON array or JSON Lines; - for stdin) without enqueueing."""
+    """Check FILE (JSON, JSON array or JSON Lines; - for stdin) without enqueueing.
+
+    Errors go to stdout as `line N: field.path: message` (`index N: ...`, from 0, for the
+    items of a JSON array); the count and any progress go to stderr.
+    """
     size = _size(file)
     total = invalid = 0
-    with Progress(size, progress) as advance:
-        for item in read_items(file):
-            total += 1
-            errors, advice = _check(item, strict, max_targets, show_warnings)
-            invalid += bool(errors)
-            for text in errors + advice:
-                click.echo(f"{item.label}: {text}")
-            advance(item.size)
+    try:
+        with Progress(size, progress) as advance:
+            for item in read_items(file):
+                total += 1
+                errors, advice = _check(item, strict, max_targets, show_warnings)
+                invalid += bool(errors)
+                for text in errors + advice:
+                    click.echo(f"{item.label}: {text}")
+                advance(item.size)
+    except OSError as exc:
+        raise Unreadable(f"cannot read {getattr(file, 'name', 'the file')}: {exc}") from None
     noun = "request" if total == 1 else "requests"
     click.echo(f"{total} {noun} checked: {total - invalid} valid, {invalid} invalid", err=True)
     sys.exit(1 if invalid else 0)
@@ -232,7 +239,8 @@ class Progress:
     def __init__(self, size: int | None, wanted: bool | None) -> None:
         terminal = sys.stderr.isatty()
         large = size is not None and size >= LARGE_FILE_BYTES
-        self.show = wanted if wanted is not None else terminal or large
+        # without a known size (a pipe) there is nothing to measure progress against
+        self.show = size is not None and (wanted if wanted is not None else terminal or large)
         self.terminal, self.size, self.done, self.next_report = terminal, size, 0, 0.1
         self.bar: Any = None
 

@@ -128,6 +128,17 @@ def test_usage_errors_and_unreadable_files_exit_2(args: list[str]) -> None:
     assert run(contract.validate, *args, stdin="").exit_code == 2
 
 
+def test_a_read_error_midway_exits_2(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    def failing(stream: Any) -> Any:
+        yield contract.Item("line 1", VALID[0])
+        raise OSError("Input/output error")
+
+    monkeypatch.setattr(contract, "read_items", failing)
+    result = run(contract.validate, write(tmp_path, "any.jsonl", "{}"))
+    assert result.exit_code == 2
+    assert "cannot read" in result.stderr and "Input/output error" in result.stderr
+
+
 def test_an_empty_file_has_nothing_invalid(tmp_path: Path) -> None:
     result = run(contract.validate, write(tmp_path, "empty.jsonl", "\n \n"))
     assert result.exit_code == 0
