@@ -29,6 +29,9 @@ class Status(enum.StrEnum):
 
 FINAL = frozenset({Status.SUCCEEDED, Status.DEAD})
 
+#: Why a job is dead (`dead_reason` in its outcome, `reason` in its dead letter).
+DEAD_REASONS = ("permanent", "max_attempts", "expired", "ambiguous")
+
 
 @dataclass(frozen=True)
 class Attempt:
@@ -117,6 +120,16 @@ return {'claimed', detail}
 """
 
 
+# KEYS: attempts list. ARGV: attempt json, ttl ms. Appends unless that exact entry is the
+# last one: the worker's Redis client re-sends a whole transaction whose reply was lost
+# (runtime.py rides out restarts that way), and the first send may have been applied.
+_APPEND_ATTEMPT = """
+if redis.call('LINDEX', KEYS[1], -1) ~= ARGV[1] then redis.call('RPUSH', KEYS[1], ARGV[1]) end
+redis.call('PEXPIRE', KEYS[1], ARGV[2])
+return 0
+"""
+
+
 @dataclass(frozen=True)
 class Claim:
     verdict: str
@@ -159,8 +172,9 @@ class OutcomeStore:
         values.update(status=status.value, updated_at=repr(time.time()))
         if attempt is not None:
             attempts_key = self._keys.attempts(job.job_id)
-            pipe.rpush(attempts_key, attempt.to_json())
-            pipe.pexpire(attempts_key, self._ttl_ms)
+            # EVAL, not a cached script: after a Redis restart the cache is empty, and a
+            # re-sent transaction would fail on EVALSHA.
+            pipe.eval(_APPEND_ATTEMPT, 1, attempts_key, attempt.to_json(), self._ttl_ms)
             values["attempts"] = str(attempt.number)
         pipe.hset(outcome_key, mapping=values)
         pipe.hdel(outcome_key, "lease_until", "lease_owner")

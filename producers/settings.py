@@ -61,7 +61,9 @@ def _bool(raw: str) -> bool:
 
 
 def _redis_url(raw: str) -> str:
-    if not re.match(r"^(redis|rediss|unix|sentinel)://", raw):
+    # redis-py's from_url and kombu's Redis transport both take these two; sentinel://
+    # and unix:// are not understood by one or the other.
+    if not re.match(r"^rediss?://", raw):
         raise ValueError
     return raw
 

@@ -16,6 +16,7 @@ import redis
 
 from producers.job import Job
 from producers.keys import Keys
+from producers.outcomes import DEAD_REASONS
 
 # KEYS: index, entries, attempts list (read only). ARGV: job id, entry json, now ms,
 # oldest allowed ms, max count. The attempt log is copied in: outcomes expire sooner.
@@ -40,7 +41,7 @@ end
 return #old
 """
 
-REASONS = ("permanent", "max_attempts", "expired", "ambiguous")
+REASONS = DEAD_REASONS
 
 
 class DeadLetterStore:

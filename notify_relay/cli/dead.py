@@ -11,7 +11,7 @@ from typing import Any
 import click
 
 from notify_relay.cli.common import load_settings, print_json
-from worker.deadletters import REASONS
+from producers.outcomes import DEAD_REASONS as REASONS
 
 
 def _runtime_parts() -> Any:

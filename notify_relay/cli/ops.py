@@ -16,7 +16,7 @@ from typing import Any
 import click
 import redis
 
-from notify_relay.cli.common import load_settings
+from notify_relay.cli.common import ConfigurationError, load_settings
 from producers.settings import Settings
 
 _CLEAR = "\x1b[H\x1b[2J"
@@ -166,7 +166,7 @@ def flower(port: int, address: str | None, allow_control: bool,
                                    address=address, allow_control=allow_control,
                                    extra=flower_args)
     except ValueError as exc:
-        raise click.UsageError(str(exc)) from None
+        raise ConfigurationError(str(exc)) from None
     os.execvpe(argv[0], argv, env)  # Flower becomes this process: signals reach it directly
 
 
