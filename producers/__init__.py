@@ -9,21 +9,38 @@
 This package never imports `worker`: it publishes by task name.
 """
 
+from producers.builders import segment_push, transactional_push
 from producers.job import TASK_NAME, Job
-from producers.outcomes import Attempt, Status
+from producers.outcomes import DEAD_REASONS, Attempt, Status
 from producers.producer import Producer
+from producers.schemas import MessageType, Platform
 from producers.settings import Settings, SettingsError
-from producers.validation import ValidationError, validate, validate_many
+from producers.validation import (
+    DEFAULT_MAX_TARGETS,
+    ValidationError,
+    flatten_messages,
+    validate,
+    validate_many,
+    warnings,
+)
 
 __all__ = [
+    "DEAD_REASONS",
+    "DEFAULT_MAX_TARGETS",
     "TASK_NAME",
     "Attempt",
     "Job",
+    "MessageType",
+    "Platform",
     "Producer",
     "Settings",
     "SettingsError",
     "Status",
     "ValidationError",
+    "flatten_messages",
+    "segment_push",
+    "transactional_push",
     "validate",
     "validate_many",
+    "warnings",
 ]
