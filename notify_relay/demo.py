@@ -73,7 +73,8 @@ def _enqueue_examples(producer: Producer) -> bool:
     try:
         producer.enqueue(json.loads((EXAMPLES / "invalid.json").read_text()))
     except ValidationError as exc:
-        click.echo(f"rejected invalid.json before queueing it:\n  {exc}")
+        errors = "\n".join(f"  {line}" for line in str(exc).splitlines())
+        click.echo(f"rejected invalid.json before queueing it:\n{errors}")
     ok = True
     for job_id in job_ids:
         record = producer.wait(job_id, timeout=60)
