@@ -23,6 +23,8 @@ from worker.runtime import Runtime
 
 #: A limiter wait longer than this parks the job in Redis instead of holding a thread.
 MAX_INLINE_WAIT_S = 1.0
+#: A parked job is moved back this much before its reserved slot and sleeps the rest.
+PARK_EARLY_S = 0.5
 
 
 @dataclass(frozen=True)
@@ -60,14 +62,28 @@ def _deliver_claimed(job: Job, rt: Runtime, now: float) -> Done:
     if circuit.blocked:
         return _defer(rt, job, circuit.until + rt.rng.uniform(0, 1), Status.RETRYING,
                       "circuit open")
-    wait_s = rt.limiter.acquire(job.application, now)
+    park_until = _await_slot(job, rt)
+    if park_until:
+        return _defer(rt, job, park_until, Status.RETRYING, "rate limited")
+    return _send(job, rt, probing=circuit.state == "probe")
+
+
+def _await_slot(job: Job, rt: Runtime) -> float:
+    """Wait inline for the limiter's slot (0.0: send now), or return when to park.
+
+    The limiter keeps a slot reserved for this job id until it asks again: after a
+    short sleep (which also notices a 429 that came meanwhile), or when the parked
+    job is back. It is parked PARK_EARLY_S early, since the mover polls.
+    """
+    now = time.time()  # not the delivery's start: the claim and checks since would count
+    wait_s = rt.limiter.acquire(job.application, now, holder=job.job_id)
     if wait_s > 0:
         rt.events.limiter_wait(job, wait_s)
-    if wait_s > MAX_INLINE_WAIT_S:
-        return _defer(rt, job, now + wait_s, Status.RETRYING, "rate limited")
-    if wait_s > 0:
-        time.sleep(wait_s)  # the limiter reserved this slot for us: wait exactly that long
-    return _send(job, rt, probing=circuit.state == "probe")
+    while 0 < wait_s <= MAX_INLINE_WAIT_S:
+        time.sleep(max(0.0, now + wait_s - time.time()))  # to the slot: the call took time
+        now = time.time()
+        wait_s = rt.limiter.acquire(job.application, now, holder=job.job_id)
+    return now + wait_s - PARK_EARLY_S if wait_s > 0 else 0.0
 
 
 def _send(job: Job, rt: Runtime, *, probing: bool) -> Done:

@@ -68,7 +68,7 @@ class Runtime:
             dead=DeadLetterStore(client, keys, max_count=settings.dead_max,
                                  ttl_s=settings.dead_ttl_s),
             circuit=Circuit(client, keys, settings.circuit_probe_interval_s),
-            limiter=RateLimiter(),
+            limiter=RateLimiter.from_settings(client, keys, settings),
             http=NotifyClient(settings.base_url, settings.require_token(),
                               connect_timeout_s=settings.connect_timeout_s,
                               read_timeout_s=settings.read_timeout_s,

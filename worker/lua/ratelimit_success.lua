@@ -1,0 +1,26 @@
+-- A send succeeded: after a quiet spell with no 429, raise the token's adaptive factor
+-- by a step at most once per step interval, back up to 1 (the configured rate).
+--
+-- KEYS: 1 token state hash
+-- ARGV: 1 now ms, 2 quiet ms, 3 step interval ms, 4 step, 5 state ttl ms
+-- Returns the factor as a string.
+
+local function fmt(x) return string.format('%.17g', x) end
+
+local function num(field, default)
+  local value = redis.call('HGET', KEYS[1], field)
+  if value then return tonumber(value) end
+  return default
+end
+
+local factor = num('factor', 1)
+local now = tonumber(ARGV[1])
+if factor >= 1 or now - num('hit_at', 0) < tonumber(ARGV[2])
+    or now - num('raised_at', 0) < tonumber(ARGV[3]) then
+  return fmt(factor)
+end
+factor = math.min(1, factor + tonumber(ARGV[4]))
+redis.call('HSET', KEYS[1], 'factor', fmt(factor), 'raised_at', fmt(now))
+local ttl_ms = math.ceil(tonumber(ARGV[5]))
+if redis.call('PTTL', KEYS[1]) < ttl_ms then redis.call('PEXPIRE', KEYS[1], ttl_ms) end
+return fmt(factor)
