@@ -1,0 +1,1 @@
+"""Reproducible throughput / latency / memory runs; `python -m benchmarks` runs the suite."""

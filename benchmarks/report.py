@@ -1,0 +1,168 @@
+"""Results → `results.md`: the tables, the goals with their ratios, the profile."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+from benchmarks.stats import Figure, figure
+
+
+def markdown(results: dict[str, Any], meta: dict[str, Any]) -> str:
+    parts = [_header(meta)]
+    for name, render in (("e2e", _e2e), ("e2e", _goals), ("enqueue", _enqueue),
+                         ("latency", _latency), ("capacity", _capacity),
+                         ("profile", _profile), ("memory", _memory)):
+        if name in results:
+            parts.append("\n".join(render(results)))
+    return "\n\n".join(parts) + "\n"
+
+
+def _header(meta: dict[str, Any]) -> str:
+    lines = [f"# notify-relay benchmarks, {meta['started']}", ""]
+    lines += [f"* {key}: {value}" for key, value in meta.items() if key != "started"]
+    lines.append("* each figure: median of the runs, (min–max) when more than one")
+    return "\n".join(lines)
+
+
+def _table(head: list[str], rows: list[list[str]]) -> Iterator[str]:
+    yield "| " + " | ".join(head) + " |"
+    yield "|" + "|".join("---" for _ in head) + "|"
+    for row in rows:
+        yield "| " + " | ".join(row) + " |"
+
+
+def _default(rows: list[dict[str, Any]], latency_ms: float) -> dict[str, Any] | None:
+    return next((r for r in rows if r["family"] == "notify-relay" and r["default"]
+                 and r["latency_ms"] == latency_ms), None)
+
+
+def _e2e(results: dict[str, Any]) -> Iterator[str]:
+    rows = results["e2e"]
+    yield "## End to end: N jobs pre-enqueued, steady jobs/s at the endpoint"
+    for latency_ms in sorted({r["latency_ms"] for r in rows}):
+        group = [r for r in rows if r["latency_ms"] == latency_ms]
+        base = _default(rows, latency_ms)
+        ref = figure(base["runs"], "jobs_per_s") if base else None
+        yield f"\n### {latency_ms:g} ms endpoint latency, N = {group[0]['n']:,}\n"
+        table = []
+        for r in group:
+            speed = figure(r["runs"], "jobs_per_s")
+            table.append([r["label"], str(r["concurrency"]), speed.text(),
+                          f"{ref.ratio(speed):.2f}x" if ref else "",
+                          figure(r["runs"], "cpu_ms_per_job").text(".2f"),
+                          figure(r["runs"], "peak_rss_mb").text(".0f"),
+                          figure(r["runs"], "redis_commands_per_job").text(".1f"),
+                          figure(r["runs"], "wall_s").text(".1f")])
+        yield from _table(["system", "threads", "jobs/s", "notify-relay default ÷ this",
+                           "CPU ms/job", "peak RSS MiB/process", "Redis cmds/job",
+                           "wall s (with start-up)"], table)
+    yield from _redis_calls(rows)
+
+
+def _redis_calls(rows: list[dict[str, Any]]) -> Iterator[str]:
+    """Which Redis commands each system issues per job (0 ms runs, first run of each)."""
+    first = [r for r in rows if r["latency_ms"] == min(x["latency_ms"] for x in rows)]
+    per = {r["label"]: r["runs"][0]["redis_calls_per_job"] for r in first}
+    names = sorted({c for calls in per.values() for c, v in calls.items() if v >= 0.05})
+    yield "\nRedis commands per job by command (first run at the lowest latency):\n"
+    yield from _table(["command", *per], [[c, *(f"{per[s].get(c, 0):.2f}" for s in per)]
+                                          for c in names])
+
+
+def _speed(rows: list[dict[str, Any]], latency_ms: float, label: str) -> Figure | None:
+    row = next((r for r in rows if r["latency_ms"] == latency_ms and r["label"] == label), None)
+    return figure(row["runs"], "jobs_per_s") if row else None
+
+
+def best_layout(rows: list[dict[str, Any]], latency_ms: float) -> dict[str, Any] | None:
+    ours = [r for r in rows if r["family"] == "notify-relay" and r["latency_ms"] == latency_ms]
+    return max(ours, key=lambda r: figure(r["runs"], "jobs_per_s").median, default=None)
+
+
+GOALS = (  # (latency ms, peer label, target ratio or None: report only)
+    (50.0, "dramatiq 2x64 threads", 1.0),
+    (50.0, "celery prefork x2 (default)", 20.0),
+    (0.0, "celery prefork x2 (default)", 1.5),
+    (0.0, "dramatiq 2x8 threads", None),
+)
+
+
+def _goals(results: dict[str, Any]) -> Iterator[str]:
+    rows = results["e2e"]
+    table = []
+    for latency_ms, peer, target in GOALS:
+        theirs = _speed(rows, latency_ms, peer)
+        candidates = [_default(rows, latency_ms), best_layout(rows, latency_ms)]
+        for ours in {id(c): c for c in candidates if c}.values():
+            if theirs is None:
+                continue
+            ratio = figure(ours["runs"], "jobs_per_s").ratio(theirs)
+            verdict = "" if target is None else ("met" if ratio >= target else "NOT met")
+            table.append([f"{latency_ms:g} ms", f"{ours['label']} ÷ {peer}", f"{ratio:.2f}x",
+                          f"≥ {target:g}x" if target else "(report)", verdict])
+    if table:
+        yield "## Goals (ratios of medians from this run)\n"
+        yield from _table(["endpoint", "comparison", "ratio", "goal", ""], table)
+
+
+def _enqueue(results: dict[str, Any]) -> Iterator[str]:
+    rows = results["enqueue"]
+    speeds = {r["case"]: figure(r["runs"], "jobs_per_s") for r in rows}
+    ours = speeds.get("notify-relay enqueue_many")
+    yield f"## Enqueue from one process, N = {rows[0]['n']:,}, validation included\n"
+    yield from _table(["case", "jobs/s", "enqueue_many ÷ this"],
+                      [[case, s.text(), f"{ours.ratio(s):.2f}x" if ours else ""]
+                       for case, s in speeds.items()])
+
+
+def _latency(results: dict[str, Any]) -> Iterator[str]:
+    yield ("## Enqueue → POST latency, paced at half the capacity measured just before "
+           "(same workers, a burst)\n")
+    table = []
+    for r in results["latency"]:
+        p99 = figure(r["runs"], "p99_ms")
+        budget = 100 + r["latency_ms"]
+        table.append([r["label"], f"{r['latency_ms']:g} ms",
+                      figure(r["runs"], "rate_per_s").text(),
+                      figure(r["runs"], "p50_ms").text(".1f"), p99.text(".1f"),
+                      figure(r["runs"], "max_ms").text(".0f"),
+                      f"< {budget:g}: {'met' if p99.median < budget else 'NOT met'}"])
+    yield from _table(["system", "endpoint", "pace jobs/s", "p50 ms", "p99 ms", "max ms",
+                       "goal p99 ms"], table)
+
+
+def _capacity(results: dict[str, Any]) -> Iterator[str]:
+    yield ("## Endpoint capacity (client: 2 processes x 8 threads of requests; on 2 cores "
+           "the client is the limit, so the server's CPU per request matters)\n")
+    table = [[name, figure(runs, "jobs_per_s").text(), figure(runs, "cpu_ms_per_job").text(".3f"),
+              figure(runs, "one_core_per_s").text()] for name, runs in results["capacity"].items()]
+    yield from _table(["server", "requests/s", "server CPU ms/request",
+                       "one core's worth, requests/s"], table)
+
+
+def _profile(results: dict[str, Any]) -> Iterator[str]:
+    p = results["profile"]
+    cpu = p["cpu_ms_per_job"]
+    yield (f"## Where the CPU goes: {p['label']}, 0 ms endpoint\n\n"
+           f"py-spy (GIL holder, {p['samples']:,} samples, {p['jobs']:,} jobs, "
+           f"{cpu:.2f} ms CPU/job while sampled). ms/job = share x CPU/job.\n")
+    for title, key in (("By step (innermost step frame)", "steps"),
+                       ("By package (innermost frame)", "packages"),
+                       ("Hot spots (anywhere in the stack)", "hot_spots"),
+                       ("Top functions (innermost frame)", "top_functions")):
+        yield f"\n{title}:\n"
+        yield from _table(["", "share", "ms/job"],
+                          [[name.replace("|", "/"), f"{share:.1%}", f"{share * cpu:.2f}"]
+                           for name, share in p[key].items() if share >= 0.005])
+
+
+def _memory(results: dict[str, Any]) -> Iterator[str]:
+    m = results["memory"]
+    yield f"## Memory: {m['label']}, 0 ms endpoint\n"
+    table = [[f"{int(jobs):,}", ", ".join(f"{x:.1f}" for x in rss)]
+             for jobs, rss in m["rss_mb"].items()]
+    yield from _table(["jobs answered", "RSS MiB per worker process"], table)
+    verdict = "met" if m["growth"] <= 0.10 and m["peak_rss_mb"] < 80 else "NOT met"
+    yield (f"\nGrowth from first to last checkpoint: {m['growth']:+.1%}; peak RSS "
+           f"{m['peak_rss_mb']:.1f} MiB (goal: < 80 MiB and within 10 %: {verdict})")

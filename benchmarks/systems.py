@@ -1,0 +1,136 @@
+"""The systems under test: how each is pre-filled with jobs and how its workers start.
+
+A `System` is one worker layout of one family (notify-relay, plain Celery, Dramatiq).
+Every family POSTs the same body to the same endpoint; notify-relay runs with its
+defaults (outcomes, claims, attempt log, shared rate limiter) and a high limit.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from benchmarks.body import TOKEN
+from notify_relay.processes import Service, worker_argv
+from producers import Producer
+from producers.settings import Settings
+
+ROOT = Path(__file__).resolve().parent.parent
+RATE_LIMIT = "100000/s"
+PREFILL_CHUNK = 1000
+
+
+@dataclass(frozen=True)
+class Target:
+    """Where the jobs go: the private Redis and the endpoint."""
+
+    redis_url: str
+    endpoint_url: str
+
+
+@dataclass(frozen=True)
+class System:
+    family: str  # notify-relay, celery, dramatiq
+    processes: int
+    threads: int  # per process (prefork: child processes)
+    pool: str = "threads"
+    default: bool = False
+
+    @property
+    def concurrency(self) -> int:
+        return self.processes * self.threads
+
+    @property
+    def label(self) -> str:
+        if self.family == "celery" and self.pool == "prefork":
+            return f"celery prefork x{self.threads}" + (" (default)" if self.default else "")
+        shape = f"{self.processes}x{self.threads}"
+        suffix = " (default)" if self.default else ""
+        return f"{self.family} {shape} {self.pool}{suffix}"
+
+    def prefill(self, target: Target, bodies: Sequence[dict[str, Any]]) -> None:
+        """Put one job per body on the queue, before any worker runs."""
+        if self.family == "notify-relay":
+            _prefill_notify_relay(target, bodies)
+        elif self.family == "celery":
+            _prefill_celery(target, bodies)
+        else:
+            _prefill_dramatiq(target, bodies)
+
+    def launch(self, target: Target, log_dir: Path, tag: str) -> list[Service]:
+        """Start the workers; they begin on the pre-filled queue at once."""
+        env = {**os.environ, "PYTHONPATH": str(ROOT), "BENCH_REDIS_URL": target.redis_url,
+               "BENCH_ENDPOINT_URL": target.endpoint_url}
+        if self.family == "notify-relay":
+            env.update(notify_relay_env(target, self.threads))
+            return [Service(f"{tag}-{i}", worker_argv("-n", f"nr{i}@%h"), env, log_dir)
+                    for i in range(self.processes)]
+        return [Service(tag, self.argv(), env, log_dir)]
+
+    def argv(self) -> list[str]:
+        if self.family == "celery":
+            argv = [sys.executable, "-m", "celery", "-A", "benchmarks.peers.celery_app",
+                    "worker", "--without-heartbeat", "--without-mingle", "--without-gossip"]
+            if self.pool != "prefork":
+                argv += ["--pool", self.pool, "--concurrency", str(self.threads)]
+            return argv
+        return [sys.executable, "-m", "dramatiq", "benchmarks.peers.dramatiq_app",
+                "--processes", str(self.processes), "--threads", str(self.threads)]
+
+
+def notify_relay_env(target: Target, threads: int) -> dict[str, str]:
+    return {"REDIS_URL": target.redis_url, "PUSHWOOSH_API_TOKEN": TOKEN,
+            "PUSHWOOSH_BASE_URL": target.endpoint_url, "NOTIFY_RATE_LIMIT": RATE_LIMIT,
+            "NOTIFY_CONCURRENCY": str(threads)}
+
+
+def notify_relay_settings(target: Target) -> Settings:
+    return Settings.from_env(notify_relay_env(target, 32))
+
+
+def _prefill_notify_relay(target: Target, bodies: Sequence[dict[str, Any]]) -> None:
+    producer = Producer(settings=notify_relay_settings(target))
+    for start in range(0, len(bodies), PREFILL_CHUNK):
+        producer.enqueue_many(bodies[start : start + PREFILL_CHUNK])
+    producer.close()
+
+
+def _prefill_celery(target: Target, bodies: Sequence[dict[str, Any]]) -> None:
+    from benchmarks.peers.celery_app import TASK_NAME, make_app
+
+    app = make_app(target.redis_url)
+    with app.producer_or_acquire() as producer:
+        for body in bodies:
+            app.send_task(TASK_NAME, args=[body], producer=producer)
+    app.close()
+
+
+def _prefill_dramatiq(target: Target, bodies: Sequence[dict[str, Any]]) -> None:
+    from benchmarks.peers.dramatiq_app import make_actor
+
+    actor = make_actor(target.redis_url)
+    for body in bodies:
+        actor.send(body)
+    actor.broker.close()
+
+
+NOTIFY_RELAY_DEFAULT = System("notify-relay", 1, 32, default=True)
+
+PEERS_0MS = (
+    System("celery", 1, 2, pool="prefork", default=True),
+    System("celery", 1, 64, pool="threads"),
+    System("dramatiq", 2, 8),
+)
+PEERS_50MS = (*PEERS_0MS, System("dramatiq", 2, 64))
+
+
+def notify_relay(layout: str) -> System:
+    """`"2x32"` → notify-relay with 2 worker processes of 32 threads each."""
+    processes, threads = (int(x) for x in layout.lower().split("x"))
+    default = (processes, threads) == (NOTIFY_RELAY_DEFAULT.processes,
+                                       NOTIFY_RELAY_DEFAULT.threads)
+    return System("notify-relay", processes, threads, default=default)
