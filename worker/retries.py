@@ -18,7 +18,9 @@ from producers.message import task_message
 _MOVE_DUE = """
 local due = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, ARGV[2])
 for _, message in ipairs(due) do
-  redis.call('LPUSH', KEYS[2], message)
+  -- RPUSH: workers BRPOP from the right, so a due job is next, not behind the backlog
+  -- (its rate-limit slot is reserved for about now).
+  redis.call('RPUSH', KEYS[2], message)
   redis.call('ZREM', KEYS[1], message)
 end
 return #due
