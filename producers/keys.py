@@ -12,6 +12,7 @@ no other module writes it.
 | `<queue>`, `unacked*`     | kombu  | Celery / kombu          | live jobs only             |
 | `retries`                 | zset   | worker/retries.py       | one entry per live job     |
 | `dead:index`, `dead:entries` | zset+hash | worker/deadletters.py | NOTIFY_DEAD_MAX / _TTL |
+| `dead:reasons`            | hash   | worker/deadletters.py   | one field per reason       |
 | `circuit`                 | hash   | worker/circuit.py       | one key                    |
 | `rate:*`                  | string/hash | worker/ratelimit.py | TTL of a few windows       |
 | `stats:counters`          | hash   | worker/metrics.py       | TTL 30 d, refreshed on write |
@@ -52,6 +53,10 @@ class Keys:
     @property
     def dead_entries(self) -> str:
         return f"{self.prefix}dead:entries"
+
+    @property
+    def dead_reasons(self) -> str:
+        return f"{self.prefix}dead:reasons"
 
     @property
     def circuit(self) -> str:

@@ -1,8 +1,9 @@
 """The dead-letter store: jobs that will not be sent, with why, for operators to act on.
 
-Owner of `dead:index` (zset job id → dead time) and `dead:entries` (hash job id →
-JSON entry). Bounded by count (NOTIFY_DEAD_MAX) and age (NOTIFY_DEAD_TTL), trimmed
-on every insert by the same script that inserts.
+Owner of `dead:index` (zset job id → dead time), `dead:entries` (hash job id →
+JSON entry) and `dead:reasons` (hash reason → how many are stored, so `stats` need
+not read every entry). Bounded by count (NOTIFY_DEAD_MAX) and age (NOTIFY_DEAD_TTL),
+trimmed on every insert by the same script that inserts.
 """
 
 from __future__ import annotations
@@ -18,10 +19,14 @@ from producers.job import Job
 from producers.keys import Keys
 from producers.outcomes import DEAD_REASONS
 
-# KEYS: index, entries, attempts list (read only). ARGV: job id, entry json, now ms,
-# oldest allowed ms, max count. The attempt log is copied in: outcomes expire sooner.
+# KEYS: index, entries, attempts list (read only), reasons. ARGV: job id, entry json,
+# now ms, oldest allowed ms, max count. The attempt log is copied in: outcomes expire
+# sooner. A job dead again (after a replay) replaces its entry, and its count.
 _ADD = """
 local entry = cjson.decode(ARGV[2])
+local previous = redis.call('HGET', KEYS[2], ARGV[1])
+if previous then redis.call('HINCRBY', KEYS[4], cjson.decode(previous)['reason'], -1) end
+redis.call('HINCRBY', KEYS[4], entry['reason'], 1)
 local log = redis.call('LRANGE', KEYS[3], 0, -1)
 local attempts = {}
 for i, item in ipairs(log) do attempts[i] = cjson.decode(item) end
@@ -35,6 +40,8 @@ if excess > 0 then
   for _, id in ipairs(oldest) do table.insert(old, id) end
 end
 for _, id in ipairs(old) do
+  local dropped = redis.call('HGET', KEYS[2], id)
+  if dropped then redis.call('HINCRBY', KEYS[4], cjson.decode(dropped)['reason'], -1) end
   redis.call('ZREM', KEYS[1], id)
   redis.call('HDEL', KEYS[2], id)
 end
@@ -60,7 +67,8 @@ class DeadLetterStore:
         now = time.time() if now is None else now
         entry = {"job": job.to_dict(), "reason": reason, "last_error": last_error,
                  "dead_at": now, "application": job.application, "kind": job.kind}
-        keys = [self._keys.dead_index, self._keys.dead_entries, self._keys.attempts(job.job_id)]
+        keys = [self._keys.dead_index, self._keys.dead_entries, self._keys.attempts(job.job_id),
+                self._keys.dead_reasons]
         args = [job.job_id, json.dumps(entry), int(now * 1000),
                 int((now - self._ttl_s) * 1000), self._max_count]
         self._add(keys=keys, args=args, client=pipe)
@@ -88,21 +96,24 @@ class DeadLetterStore:
         return int(self._redis.zcard(self._keys.dead_index))
 
     def count_by_reason(self) -> dict[str, int]:
+        """Stored dead letters per reason, from the counters (no entry is read)."""
         counts = dict.fromkeys(REASONS, 0)
-        for entry in self.iter_newest():
-            counts[entry["reason"]] = counts.get(entry["reason"], 0) + 1
+        for reason, count in self._redis.hgetall(self._keys.dead_reasons).items():
+            counts[reason.decode()] = max(0, int(count))
         return counts
 
-    def remove(self, pipe: redis.client.Pipeline, job_id: str) -> None:
+    def remove(self, pipe: redis.client.Pipeline, entry: dict[str, Any]) -> None:
+        """Queue on `pipe`: delete one entry (as read from the store) and its count."""
+        job_id = entry["job"]["job_id"]
         pipe.zrem(self._keys.dead_index, job_id)
         pipe.hdel(self._keys.dead_entries, job_id)
+        pipe.hincrby(self._keys.dead_reasons, entry["reason"], -1)
 
     def purge(self, *, reason: str | None = None, application: str | None = None) -> int:
-        doomed = [e["job"]["job_id"] for e in self.iter_newest(reason=reason,
-                                                              application=application)]
+        doomed = list(self.iter_newest(reason=reason, application=application))
         pipe = self._redis.pipeline()
-        for job_id in doomed:
-            self.remove(pipe, job_id)
+        for entry in doomed:
+            self.remove(pipe, entry)
         pipe.execute()
         return len(doomed)
 
@@ -130,6 +141,6 @@ def replay_entry(
     outcomes.record(pipe, job, None, Status.QUEUED, dead_reason="", last_error="",
                     expires_at=job.expires_at, replayed_at=now)
     retries.park(pipe, job, now)
-    store.remove(pipe, job.job_id)
+    store.remove(pipe, entry)
     pipe.execute()
     return job

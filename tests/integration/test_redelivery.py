@@ -118,8 +118,8 @@ def test_sigterm_lets_in_flight_sends_finish_and_starts_nothing_new(
 
 # Keys allowed without a TTL: each is bounded by the number of live jobs or by the
 # dead-letter limits (see producers/keys.py).
-BOUNDED = ("retries", "dead:index", "dead:entries", "circuit", "unacked", "unacked_index",
-           "_kombu.binding")
+BOUNDED = ("retries", "dead:index", "dead:entries", "dead:reasons", "circuit", "unacked",
+           "unacked_index", "_kombu.binding")
 
 
 def test_every_key_is_under_the_prefix_and_expires_or_is_bounded(
