@@ -83,11 +83,15 @@ def _decode_record(raw: dict[bytes, bytes], attempts: list[bytes]) -> dict[str, 
     return record
 
 
-# Claim before a send. Returns {verdict, detail}:
+# Claim before a send. Returns {verdict, detail} (and for `claimed`, the attempt count the
+# send goes on from):
 #   claimed   - this worker may send; detail = "abandoned" when a previous holder died mid-send
 #   final     - already succeeded or dead: acknowledge, never send again
 #   stale     - the message is an old copy (attempt count moved on): drop it
 #   leased    - another worker is sending right now; detail = lease end (ms)
+# A takeover moves the count on without a new message, so the message its holder keeps
+# carries the older count. If that holder dies too, its redelivered copy is the only one
+# left: a job in `sending` whose lease has run out is taken over by any copy, never stale.
 # ARGV: expected attempt count, now ms, lease ms, owner, ttl ms, initial field, value, ...
 _CLAIM = """
 local h = redis.call('HMGET', KEYS[1], 'status', 'attempts', 'lease_until', 'sending_since',
@@ -99,11 +103,12 @@ if not h[1] then
 end
 if h[1] == 'succeeded' or h[1] == 'dead' then return {'final', h[1]} end
 local attempts = tonumber(h[2] or '0')
-if attempts ~= tonumber(ARGV[1]) then return {'stale', tostring(attempts)} end
+-- the same delivery retrying this script after a dropped connection: still ours
+if h[1] == 'sending' and h[5] == ARGV[4] then return {'claimed', '', tostring(attempts)} end
+local orphaned = h[1] == 'sending' and tonumber(h[3] or '0') <= now
+if attempts ~= tonumber(ARGV[1]) and not orphaned then return {'stale', tostring(attempts)} end
 local detail = ''
 if h[1] == 'sending' then
-  -- the same delivery retrying this script after a dropped connection: still ours
-  if h[5] == ARGV[4] then return {'claimed', ''} end
   if tonumber(h[3] or '0') > now then return {'leased', h[3]} end
   detail = 'abandoned'
   local lost = cjson.encode({number = attempts + 1, started_at = tonumber(h[4] or '0') / 1000,
@@ -111,12 +116,13 @@ if h[1] == 'sending' then
     error = 'worker lost before the result was recorded'})
   redis.call('RPUSH', KEYS[2], lost)
   redis.call('HINCRBY', KEYS[1], 'attempts', 1)
+  attempts = attempts + 1
 end
 redis.call('HSET', KEYS[1], 'status', 'sending', 'lease_until', now + tonumber(ARGV[3]),
   'lease_owner', ARGV[4], 'sending_since', now, 'updated_at', now / 1000)
 redis.call('PEXPIRE', KEYS[1], ARGV[5])
 redis.call('PEXPIRE', KEYS[2], ARGV[5])
-return {'claimed', detail}
+return {'claimed', detail, tostring(attempts)}
 """
 
 
@@ -134,6 +140,7 @@ return 0
 class Claim:
     verdict: str
     detail: str
+    attempts: int = 0  # claimed: sends recorded so far, the count the next send builds on
 
     @property
     def abandoned(self) -> bool:
@@ -159,8 +166,9 @@ class OutcomeStore:
         fields = [x for pair in initial_fields(job, now_ms / 1000).items() for x in pair]
         keys = [self._keys.outcome(job.job_id), self._keys.attempts(job.job_id)]
         args = [job.attempt, now_ms, int(lease_s * 1000), owner, self._ttl_ms, *fields]
-        verdict, detail = self._claim(keys=keys, args=args)
-        return Claim(verdict.decode(), detail.decode())
+        reply = self._claim(keys=keys, args=args)
+        attempts = int(reply[2]) if len(reply) > 2 else job.attempt
+        return Claim(reply[0].decode(), reply[1].decode(), attempts)
 
     def record(
         self, pipe: redis.client.Pipeline, job: Job, attempt: Attempt | None, status: Status,

@@ -35,6 +35,10 @@ def celery_config(settings: Settings) -> dict[str, object]:
             # Sweep for such jobs often enough that "after this" means it.
             "unacked_restore_interval": max(1, int(visibility / 6)),
             "unacked_restore_throttle": 1,
+            # The sweep holds a lock; a worker killed mid-sweep leaves it held until it
+            # expires (kombu: 300 s), and nothing is restored meanwhile. A sweep takes
+            # milliseconds; an overlap only restores a copy, which the claim fences.
+            "unacked_mutex_expire": max(1, int(visibility / 6)),
         },
         "broker_connection_retry_on_startup": True,
         "task_serializer": "json",

@@ -10,7 +10,7 @@ recorded.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from producers.job import Job
@@ -47,7 +47,8 @@ def deliver(payload: dict[str, Any], rt: Runtime, now: float | None = None) -> D
         return _defer(rt, job, int(claim.detail) / 1000, Status.SENDING, "leased elsewhere")
     if claim.abandoned:
         rt.events.abandoned(job)
-        job = job.next(spend_retry=True)
+    # Go on from the stored count: a takeover moves it on, maybe past this copy's (_CLAIM).
+    job = replace(job, attempt=claim.attempts, retries=job.retries + int(claim.abandoned))
     return _deliver_claimed(job, rt, time.time() if now is None else now)
 
 
