@@ -8,6 +8,8 @@ The rules live in `producers.schemas` (one module per part of the reference).
 
 from __future__ import annotations
 
+import json
+import re
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -50,7 +52,7 @@ def flatten_messages(messages: Any, prefix: str = "") -> list[tuple[str, str]]:
             if key == SCHEMA_KEY and prefix:
                 path = prefix
             else:
-                path = f"{prefix}.{key}" if prefix else str(key)
+                path = f"{prefix}.{_segment(key)}" if prefix else _segment(key)
             pairs.extend(flatten_messages(value, path))
         return pairs
     if isinstance(messages, list | tuple):
@@ -58,6 +60,15 @@ def flatten_messages(messages: Any, prefix: str = "") -> list[tuple[str, str]]:
             return [(prefix or SCHEMA_KEY, " ".join(messages))]
         return [pair for m in messages for pair in flatten_messages(m, prefix)]
     return [(prefix or SCHEMA_KEY, str(messages))]
+
+
+_PLAIN_SEGMENT = re.compile(r"[A-Za-z0-9_\-]+")
+
+
+def _segment(key: Any) -> str:
+    """A path segment as typed: plain names bare, anything else JSON-quoted (`"a.b"`)."""
+    text = str(key)
+    return text if _PLAIN_SEGMENT.fullmatch(text) else json.dumps(text)
 
 
 def validate(

@@ -20,7 +20,12 @@ log = logging.getLogger("notify_relay.task")
 @app.task(name=TASK_NAME, bind=True, acks_late=True, reject_on_worker_lost=True,
           ignore_result=True)
 def send(self: Any, job: dict[str, Any]) -> str:
-    rt = runtime.current(settings)
+    try:
+        rt = runtime.current(settings)
+    except Exception as exc:  # no runtime, no way to record: keep the message for later
+        log.exception("cannot build the worker runtime; requeueing")
+        time.sleep(1.0)
+        raise Reject(exc, requeue=True) from exc
     try:
         return deliver(job, rt).action
     except redis.RedisError as exc:

@@ -47,7 +47,9 @@ def read_requests(stream: IO[str]) -> Iterator[tuple[int, Any]]:
             return
         except json.JSONDecodeError:
             pass  # not one object: JSON Lines
-    for number, line in enumerate(text.splitlines(), start=1):
+    # split on "\n" only: str.splitlines() also breaks on U+2028 and U+0085, which
+    # JSON allows raw inside strings.
+    for number, line in enumerate(text.split("\n"), start=1):
         if line.strip():
             try:
                 yield number, json.loads(line)

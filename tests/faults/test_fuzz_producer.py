@@ -132,22 +132,38 @@ JSON_REQUESTS = mutated_requests(odd=False) | JSON_VALUES | st.sampled_from(SEED
 # --- what every answer must satisfy ---
 
 def resolves(value: Any, path: str) -> bool:
-    """`path` (dotted; a key may itself hold dots) leads into `value`: to a field that is
-    there, to a missing field of an object that is (a required one), or to the object
-    itself (`_schema`)."""
-    if path == "_schema":
+    """`path` (dotted; a segment that is not a plain name is JSON-quoted) leads into
+    `value`: to a field that is there, to a missing field of an object that is (a
+    required one), or to the object itself (`_schema`)."""
+    return path == "_schema" or _resolves(value, split_path(path))
+
+
+def split_path(path: str) -> list[str]:
+    segments, rest = [], path
+    while rest:
+        if rest.startswith('"'):
+            segment, end = json.JSONDecoder().raw_decode(rest)
+        else:
+            end = rest.find(".") if "." in rest else len(rest)
+            segment = rest[:end]
+        segments.append(str(segment))
+        rest = rest[end + 1:] if end < len(rest) else ""
+    return segments
+
+
+def _resolves(value: Any, segments: list[str]) -> bool:
+    if not segments:
         return True
     if isinstance(value, dict):
-        items = [(str(key), item) for key, item in value.items()]
-    elif isinstance(value, list):
-        items = [(str(index), item) for index, item in enumerate(value)]
+        items = {str(key): item for key, item in value.items()}
+    elif isinstance(value, list | tuple):
+        items = {str(index): item for index, item in enumerate(value)}
     else:
         return False
-    for name, item in items:
-        if path == name or (path.startswith(name + ".") and
-                            resolves(item, path[len(name) + 1:])):
-            return True
-    return isinstance(value, dict) and "." not in path
+    head, rest = segments[0], segments[1:]
+    if head in items:
+        return _resolves(items[head], rest)
+    return isinstance(value, dict) and not rest  # a missing (required) field
 
 
 def assert_field_path_error(request: Any, error: ValidationError) -> None:
