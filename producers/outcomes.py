@@ -126,13 +126,24 @@ return {'claimed', detail, tostring(attempts)}
 """
 
 
-# KEYS: attempts list. ARGV: attempt json, ttl ms. Appends unless that exact entry is the
-# last one: the worker's Redis client re-sends a whole transaction whose reply was lost
-# (runtime.py rides out restarts that way), and the first send may have been applied.
-_APPEND_ATTEMPT = """
-if redis.call('LINDEX', KEYS[1], -1) ~= ARGV[1] then redis.call('RPUSH', KEYS[1], ARGV[1]) end
-redis.call('PEXPIRE', KEYS[1], ARGV[2])
-return 0
+# Record a state change. KEYS: outcome hash, attempts list. ARGV: ttl ms, attempt json ('':
+# none), '1' to revive a final job (a replay), field, value, ... Returns 1, or 0 when the
+# job was already final (nothing changed but the attempt log): a worker that outlived its
+# lease must not undo another's result.
+# The attempt is appended unless that exact entry is the last one: the worker's Redis
+# client re-sends a whole transaction whose reply was lost (runtime.py rides out restarts
+# that way), and the first send may have been applied.
+_RECORD = """
+if ARGV[2] ~= '' then
+  if redis.call('LINDEX', KEYS[2], -1) ~= ARGV[2] then redis.call('RPUSH', KEYS[2], ARGV[2]) end
+  redis.call('PEXPIRE', KEYS[2], ARGV[1])
+end
+local status = redis.call('HGET', KEYS[1], 'status')
+if (status == 'succeeded' or status == 'dead') and ARGV[3] ~= '1' then return 0 end
+redis.call('HSET', KEYS[1], unpack(ARGV, 4))
+redis.call('HDEL', KEYS[1], 'lease_until', 'lease_owner')
+redis.call('PEXPIRE', KEYS[1], ARGV[1])
+return 1
 """
 
 
@@ -172,21 +183,22 @@ class OutcomeStore:
 
     def record(
         self, pipe: redis.client.Pipeline, job: Job, attempt: Attempt | None, status: Status,
-        **fields: str | float | int,
+        *, revive: bool = False, **fields: str | float | int,
     ) -> None:
-        """Queue the status change (and the attempt, if one was made) on `pipe`."""
-        outcome_key = self._keys.outcome(job.job_id)
+        """Queue the status change (and the attempt, if one was made) on `pipe`.
+
+        A final status (succeeded, dead) is never overwritten, unless `revive` (a replay).
+        """
         values: dict[str, str] = {k: str(v) for k, v in fields.items()}
         values.update(status=status.value, updated_at=repr(time.time()))
         if attempt is not None:
-            attempts_key = self._keys.attempts(job.job_id)
-            # EVAL, not a cached script: after a Redis restart the cache is empty, and a
-            # re-sent transaction would fail on EVALSHA.
-            pipe.eval(_APPEND_ATTEMPT, 1, attempts_key, attempt.to_json(), self._ttl_ms)
             values["attempts"] = str(attempt.number)
-        pipe.hset(outcome_key, mapping=values)
-        pipe.hdel(outcome_key, "lease_until", "lease_owner")
-        pipe.pexpire(outcome_key, self._ttl_ms)
+        pairs = [x for pair in values.items() for x in pair]
+        # EVAL, not a cached script: after a Redis restart the cache is empty, and a
+        # re-sent transaction would fail on EVALSHA.
+        pipe.eval(_RECORD, 2, self._keys.outcome(job.job_id), self._keys.attempts(job.job_id),
+                  self._ttl_ms, attempt.to_json() if attempt else "", "1" if revive else "",
+                  *pairs)
 
     def release(self, pipe: redis.client.Pipeline, job: Job, status: Status) -> None:
         """Give a claim back without a send (rate limit, open circuit): status only."""

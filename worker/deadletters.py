@@ -138,7 +138,7 @@ def replay_entry(
     now = time.time() if now is None else now
     job = Job.from_dict(entry["job"]).fresh_budget(max_age_s=max_age_s, now=now)
     pipe = client.pipeline()
-    outcomes.record(pipe, job, None, Status.QUEUED, dead_reason="", last_error="",
+    outcomes.record(pipe, job, None, Status.QUEUED, revive=True, dead_reason="", last_error="",
                     expires_at=job.expires_at, replayed_at=now)
     retries.park(pipe, job, now)
     store.remove(pipe, entry)

@@ -15,7 +15,7 @@ import uuid
 from dataclasses import dataclass
 
 import redis
-from redis.backoff import ExponentialWithJitterBackoff
+from redis.backoff import ConstantBackoff
 from redis.retry import Retry
 
 from producers.keys import Keys
@@ -29,8 +29,22 @@ from worker.metrics import Metrics
 from worker.ratelimit import RateLimiter
 from worker.retries import RetryPark
 
-#: With the backoff above, about 15 s of retrying before a Redis error surfaces.
-REDIS_RETRIES = 20
+#: One Redis command's longest wait, and the pause between retries of a failed one.
+REDIS_TRY_S = 2.0
+REDIS_BACKOFF_S = 0.25
+
+
+def redis_retries(settings: Settings) -> int:
+    """Retries that fit a third of the slack between the longest send and the lease.
+
+    A claim is held for the visibility timeout; a delivery spends at most connect +
+    read timeout on HTTP, and retries Redis before the send and while recording. If
+    those retries could outlast the slack, a live worker would outlive its lease and
+    a second worker would take the job over and send it again.
+    """
+    slack = settings.visibility_timeout_s - settings.connect_timeout_s - settings.read_timeout_s
+    budget_s = min(15.0, slack / 3)
+    return max(1, int(budget_s / (REDIS_TRY_S + REDIS_BACKOFF_S)))
 
 
 @dataclass
@@ -53,9 +67,10 @@ class Runtime:
         client = redis.Redis.from_url(
             settings.redis_url, health_check_interval=30,
             max_connections=settings.concurrency + 8,
-            # Ride out a Redis restart of a few seconds: a result already received is
-            # worth waiting to record, since giving up means sending it again later.
-            retry=Retry(ExponentialWithJitterBackoff(base=0.05, cap=1.0), REDIS_RETRIES),
+            socket_connect_timeout=REDIS_TRY_S / 2, socket_timeout=REDIS_TRY_S,
+            # Ride out a short Redis restart: a result already received is worth waiting
+            # to record, since giving up means sending it again later.
+            retry=Retry(ConstantBackoff(REDIS_BACKOFF_S), redis_retries(settings)),
             retry_on_error=[redis.ConnectionError, redis.TimeoutError],
         )
         keys = Keys(settings.key_prefix)
