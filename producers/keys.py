@@ -11,6 +11,7 @@ no other module writes it.
 | `idem:{key}`              | string | producers/producer.py   | TTL NOTIFY_IDEMPOTENCY_WINDOW |
 | `<queue>`, `unacked*`     | kombu  | Celery / kombu          | live jobs only             |
 | `retries`                 | zset   | worker/retries.py       | one entry per live job     |
+| `watch`, `watch:messages` | zset+hash | worker/watchdog.py (*) | one entry per live job |
 | `dead:index`, `dead:entries` | zset+hash | worker/deadletters.py | NOTIFY_DEAD_MAX / _TTL |
 | `dead:reasons`            | hash   | worker/deadletters.py   | one field per reason       |
 | `circuit`                 | hash   | worker/circuit.py       | one key                    |
@@ -18,6 +19,9 @@ no other module writes it.
 | `stats:counters`          | hash   | worker/metrics.py       | TTL 30 d, refreshed on write |
 | `stats:window:<t>`        | hash   | worker/metrics.py       | TTL 2 min                  |
 | `stats:workers`           | zset   | worker/health.py        | pruned; TTL 1 d            |
+
+(*) the producer's enqueue script writes a job's first watch entry, in the same script
+that queues its message.
 """
 
 from __future__ import annotations
@@ -57,6 +61,19 @@ class Keys:
     @property
     def dead_reasons(self) -> str:
         return f"{self.prefix}dead:reasons"
+
+    @property
+    def watch(self) -> str:
+        return f"{self.prefix}watch"
+
+    @property
+    def watch_messages(self) -> str:
+        return f"{self.prefix}watch:messages"
+
+    @property
+    def unacked(self) -> str:
+        """kombu's hash of delivered, unacknowledged messages (its default name)."""
+        return f"{self.prefix}unacked"
 
     @property
     def circuit(self) -> str:

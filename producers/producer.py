@@ -1,9 +1,10 @@
 """`Producer`: what application code uses to hand notifications to notify-relay.
 
 Owner of the idempotency keys (`idem:{key}`). Publishing is one Lua script per job
-that writes the idempotency key, the outcome record and the Celery message
-atomically, so a job is never queued without a record nor recorded without being
-queued; `enqueue_many` pipelines those scripts.
+that writes the idempotency key, the outcome record, the Celery message and the
+watchdog's first entry (worker/watchdog.py) atomically, so a job is never queued
+without a record nor recorded without being queued; `enqueue_many` pipelines those
+scripts.
 """
 
 from __future__ import annotations
@@ -22,17 +23,20 @@ from producers.outcomes import OutcomeStore, initial_fields
 from producers.settings import Settings
 from producers.validation import validate, validate_many
 
-# KEYS: outcome hash, idempotency key, queue list
-# ARGV: job id, message, idempotency ttl ms ('' = no key), outcome ttl ms, field, value, ...
+# KEYS: outcome hash, idempotency key, queue list, watch zset, watch messages hash
+# ARGV: job id, message, idempotency ttl ms ('' = no key), outcome ttl ms, first watchdog
+# look (ms), field, value, ...
 _ENQUEUE = """
 if ARGV[3] ~= '' then
   local first = redis.call('GET', KEYS[2])
   if first then return first end
   redis.call('SET', KEYS[2], ARGV[1], 'PX', ARGV[3])
 end
-redis.call('HSET', KEYS[1], unpack(ARGV, 5))
+redis.call('HSET', KEYS[1], unpack(ARGV, 6))
 redis.call('PEXPIRE', KEYS[1], ARGV[4])
 redis.call('LPUSH', KEYS[3], ARGV[2])
+redis.call('HSET', KEYS[5], ARGV[1], ARGV[2])
+redis.call('ZADD', KEYS[4], ARGV[5], ARGV[1])
 return ARGV[1]
 """
 
@@ -128,13 +132,16 @@ class Producer:
 
     def _script_keys(self, job: Job) -> list[str]:
         idem = self._keys.idempotency(job.idempotency_key or "")
-        return [self._keys.outcome(job.job_id), idem, self._keys.queue(self.settings.queue)]
+        return [self._keys.outcome(job.job_id), idem, self._keys.queue(self.settings.queue),
+                self._keys.watch, self._keys.watch_messages]
 
     def _script_args(self, job: Job) -> list[str | int]:
         window_ms = int(self.settings.idempotency_window_s * 1000) if job.idempotency_key else ""
         fields = [x for pair in initial_fields(job, job.enqueued_at).items() for x in pair]
         ttl_ms = int(self.settings.outcome_ttl_s * 1000)
-        return [job.job_id, task_message(job, self.settings.queue), window_ms, ttl_ms, *fields]
+        first_look_ms = int((job.enqueued_at + self.settings.watchdog_grace_s) * 1000)
+        return [job.job_id, task_message(job, self.settings.queue), window_ms, ttl_ms,
+                first_look_ms, *fields]
 
 
 def _text(value: bytes | str) -> str:

@@ -243,6 +243,15 @@ class Settings:
                 "NOTIFY_READ_TIMEOUT, or a slow send would be redelivered while still running"
             )
 
+    @property
+    def watchdog_grace_s(self) -> float:
+        """How long a job may go unseen before the watchdog looks for its message.
+
+        Twice the visibility timeout: by then kombu has put back any message whose
+        worker died, so a message that is still nowhere was lost (worker/watchdog.py).
+        """
+        return 2 * self.visibility_timeout_s
+
     def require_token(self) -> str:
         """The API token, or a `SettingsError` saying how to provide it."""
         if not self.api_token:

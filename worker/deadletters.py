@@ -124,23 +124,24 @@ def _matches(entry: dict[str, Any], reason: str | None, application: str | None)
     )
 
 
-def replay_entry(
-    client: redis.Redis, store: DeadLetterStore, outcomes: Any, retries: Any, entry: dict[str, Any],
-    *, max_age_s: float, now: float | None = None,
-) -> Job:
+def replay_entry(stores: Any, entry: dict[str, Any], *, max_age_s: float,
+                 now: float | None = None) -> Job:
     """Send a dead job again: same id and idempotency key, fresh budget and deadline.
 
-    One transaction: the outcome goes back to `queued`, the job is parked as due now
-    (the mover queues it within a poll interval) and the dead letter is removed.
+    `stores` is a worker `Runtime` or `notify_relay.cli.dead.Stores` (redis, outcomes,
+    retries, dead, watchdog). One transaction: the outcome goes back to `queued`, the
+    job is parked as due now (the mover queues it within a poll interval), watched, and
+    the dead letter is removed.
     """
     from producers.outcomes import Status
 
     now = time.time() if now is None else now
     job = Job.from_dict(entry["job"]).fresh_budget(max_age_s=max_age_s, now=now)
-    pipe = client.pipeline()
-    outcomes.record(pipe, job, None, Status.QUEUED, revive=True, dead_reason="", last_error="",
-                    expires_at=job.expires_at, replayed_at=now)
-    retries.park(pipe, job, now)
-    store.remove(pipe, entry)
+    pipe = stores.redis.pipeline()
+    stores.outcomes.record(pipe, job, None, Status.QUEUED, revive=True, dead_reason="",
+                           last_error="", expires_at=job.expires_at, replayed_at=now)
+    message = stores.retries.park(pipe, job, now)
+    stores.watchdog.track(pipe, job.job_id, message, now)
+    stores.dead.remove(pipe, entry)
     pipe.execute()
     return job

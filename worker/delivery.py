@@ -132,6 +132,7 @@ def _succeeded(job: Job, rt: Runtime, attempt: Attempt, now: float, probing: boo
     pipe = rt.redis.pipeline()
     rt.outcomes.record(pipe, job, attempt, Status.SUCCEEDED,
                        message_code=attempt.message_code or "")
+    rt.watchdog.untrack(pipe, job.job_id)
     pipe.execute()
     rt.limiter.on_success(job.application, now)
     # Only the probe closes the circuit: one DEL per episode, not one per send.
@@ -149,7 +150,8 @@ def _retry(job: Job, rt: Runtime, attempt: Attempt, due_at: float, *, spend: boo
     pipe = rt.redis.pipeline()
     rt.outcomes.record(pipe, job, attempt, Status.RETRYING, next_attempt_at=due_at,
                        last_error=attempt.error or "")
-    rt.retries.park(pipe, job.next(spend_retry=spend), due_at)
+    message = rt.retries.park(pipe, job.next(spend_retry=spend), due_at)
+    rt.watchdog.track(pipe, job.job_id, message, due_at)
     pipe.execute()
     rt.events.retrying(job, attempt, delay)
     return Done("retry", Status.RETRYING.value, f"{delay:.3f}")
@@ -158,9 +160,12 @@ def _retry(job: Job, rt: Runtime, attempt: Attempt, due_at: float, *, spend: boo
 def _defer(rt: Runtime, job: Job, due_at: float, status: Status, why: str) -> Done:
     """Park without a send and without spending an attempt (limiter, circuit, lease)."""
     pipe = rt.redis.pipeline()
+    message = rt.retries.park(pipe, job, due_at)
     if status is not Status.SENDING:  # a lease held elsewhere is not ours to release
         rt.outcomes.release(pipe, job, status)
-    rt.retries.park(pipe, job, due_at)
+        # The watchdog keeps the job's current message; a copy deferred past another
+        # worker's lease may be an old one, so that one is not watched.
+        rt.watchdog.track(pipe, job.job_id, message, due_at)
     pipe.execute()
     rt.events.deferred(job, max(0.0, due_at - time.time()), why)
     return Done("deferred", status.value, why)
@@ -173,6 +178,7 @@ def _dead(rt: Runtime, job: Job, attempt: Attempt | None, reason: str,
                        last_error=error or "")
     done = job.next(spend_retry=False) if attempt else job
     rt.dead.add(pipe, done, reason, error)
+    rt.watchdog.untrack(pipe, job.job_id)
     pipe.execute()
     rt.events.dead(job, attempt, reason, error)
     return Done("dead", Status.DEAD.value, reason)

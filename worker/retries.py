@@ -35,9 +35,11 @@ class RetryPark:
         self._queue_key = keys.queue(queue)
         self._move = client.register_script(_MOVE_DUE)
 
-    def park(self, pipe: redis.client.Pipeline, job: Job, due_at: float) -> None:
-        """Queue on `pipe`: send `job` again at `due_at` (epoch seconds)."""
-        pipe.zadd(self._key, {task_message(job, self._queue): int(due_at * 1000)})
+    def park(self, pipe: redis.client.Pipeline, job: Job, due_at: float) -> str:
+        """Queue on `pipe`: send `job` again at `due_at` (epoch seconds); the message."""
+        message = task_message(job, self._queue)
+        pipe.zadd(self._key, {message: int(due_at * 1000)})
+        return message
 
     def move_due(self, now: float, batch: int = 500) -> int:
         """Move every due job back to the queue; return how many were moved."""

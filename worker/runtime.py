@@ -28,6 +28,7 @@ from worker.http import NotifyClient
 from worker.metrics import Metrics
 from worker.ratelimit import RateLimiter
 from worker.retries import RetryPark
+from worker.watchdog import Watchdog
 
 #: One Redis command's longest wait, and the pause between retries of a failed one.
 REDIS_TRY_S = 2.0
@@ -54,6 +55,7 @@ class Runtime:
     keys: Keys
     outcomes: OutcomeStore
     retries: RetryPark
+    watchdog: Watchdog
     dead: DeadLetterStore
     circuit: Circuit
     limiter: RateLimiter
@@ -80,6 +82,7 @@ class Runtime:
             keys=keys,
             outcomes=OutcomeStore(client, keys, settings.outcome_ttl_s),
             retries=RetryPark(client, keys, settings.queue),
+            watchdog=Watchdog(client, keys, settings.queue, settings.watchdog_grace_s),
             dead=DeadLetterStore(client, keys, max_count=settings.dead_max,
                                  ttl_s=settings.dead_ttl_s),
             circuit=Circuit(client, keys, settings.circuit_probe_interval_s),

@@ -1,4 +1,4 @@
-"""Moves parked retries back to the queue when due.
+"""Moves parked retries back to the queue when due, and runs the watchdog.
 
 Runs as a thread in every worker's main process (a Celery bootstep), and on its
 own as `notify-relay scheduler`. Any number may run on any number of hosts: the
@@ -17,21 +17,28 @@ from celery import bootsteps
 from producers.keys import Keys
 from producers.settings import Settings
 from worker.retries import RetryPark
+from worker.watchdog import Watchdog
 
 log = logging.getLogger("notify_relay.scheduler")
 
 POLL_INTERVAL_S = 0.2
+WATCHDOG_EVERY_S = 1.0
 
 
 def run_mover(settings: Settings, stop: threading.Event, interval_s: float = POLL_INTERVAL_S,
               ) -> None:
+    """Move due retries every `interval_s`; let the watchdog look every WATCHDOG_EVERY_S."""
     client = redis.Redis.from_url(settings.redis_url)
-    park = RetryPark(client, Keys(settings.key_prefix), settings.queue)
+    keys = Keys(settings.key_prefix)
+    park = RetryPark(client, keys, settings.queue)
+    watchdog = Watchdog(client, keys, settings.queue, settings.watchdog_grace_s)
+    next_look = 0.0
     while not stop.is_set():
         try:
-            moved = park.move_due(time.time())
-            if moved:
-                log.debug("moved %d due retries to the queue", moved)
+            park.move_due(time.time())
+            if time.monotonic() >= next_look:
+                next_look = time.monotonic() + WATCHDOG_EVERY_S
+                watchdog.check(time.time())
         except redis.RedisError as exc:
             log.warning("retry mover: redis unavailable (%s); will try again", exc)
         stop.wait(interval_s)

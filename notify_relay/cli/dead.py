@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import sys
 from collections.abc import Iterator
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -14,21 +15,38 @@ from notify_relay.cli.common import load_settings, print_json
 from producers.outcomes import DEAD_REASONS as REASONS
 
 
-def _runtime_parts() -> Any:
-    """Stores without an HTTP client: the CLI needs no API token."""
+@dataclass
+class Stores:
+    """The stores a replay touches, without the worker's HTTP client (no token needed)."""
+
+    settings: Any
+    redis: Any
+    dead: Any
+    outcomes: Any
+    retries: Any
+    watchdog: Any
+
+
+def _stores() -> Stores:
     import redis
 
     from producers.keys import Keys
     from producers.outcomes import OutcomeStore
     from worker.deadletters import DeadLetterStore
     from worker.retries import RetryPark
+    from worker.watchdog import Watchdog
 
     settings = load_settings()
     client = redis.Redis.from_url(settings.redis_url)
     keys = Keys(settings.key_prefix)
-    store = DeadLetterStore(client, keys, max_count=settings.dead_max, ttl_s=settings.dead_ttl_s)
-    return (settings, client, store, OutcomeStore(client, keys, settings.outcome_ttl_s),
-            RetryPark(client, keys, settings.queue))
+    return Stores(
+        settings=settings, redis=client,
+        dead=DeadLetterStore(client, keys, max_count=settings.dead_max,
+                             ttl_s=settings.dead_ttl_s),
+        outcomes=OutcomeStore(client, keys, settings.outcome_ttl_s),
+        retries=RetryPark(client, keys, settings.queue),
+        watchdog=Watchdog(client, keys, settings.queue, settings.watchdog_grace_s),
+    )
 
 
 reason_option = click.option("--reason", type=click.Choice(REASONS), help="Only this reason.")
@@ -47,7 +65,7 @@ def dead() -> None:
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per line.")
 def list_(reason: str | None, application: str | None, limit: int, as_json: bool) -> None:
     """Dead letters, newest first."""
-    _, _, store, _, _ = _runtime_parts()
+    store = _stores().dead
     for entry in _limited(store.iter_newest(reason=reason, application=application), limit):
         if as_json:
             click.echo(json.dumps(entry))
@@ -59,7 +77,7 @@ def list_(reason: str | None, application: str | None, limit: int, as_json: bool
 @click.argument("job_id")
 def show(job_id: str) -> None:
     """One dead letter with its attempt log, as JSON (exit 1 if there is none)."""
-    _, _, store, _, _ = _runtime_parts()
+    store = _stores().dead
     entry = store.get(job_id)
     if entry is None:
         click.echo(f"no dead letter for job {job_id}", err=True)
@@ -79,14 +97,14 @@ def replay(job_id: str | None, replay_all: bool, reason: str | None,
 
     if bool(job_id) == replay_all:
         raise click.UsageError("give exactly one of JOB_ID or --all")
-    settings, client, store, outcomes, retries = _runtime_parts()
-    entries = ([store.get(job_id)] if job_id else
-               list(store.iter_newest(reason=reason, application=application)))
+    stores = _stores()
+    entries = ([stores.dead.get(job_id)] if job_id else
+               list(stores.dead.iter_newest(reason=reason, application=application)))
     if job_id and entries[0] is None:
         click.echo(f"no dead letter for job {job_id}", err=True)
         sys.exit(1)
     for entry in entries:
-        job = replay_entry(client, store, outcomes, retries, entry, max_age_s=settings.max_age_s)
+        job = replay_entry(stores, entry, max_age_s=stores.settings.max_age_s)
         click.echo(f"replayed {job.job_id}")
     click.echo(f"{len(entries)} job(s) replayed", err=True)
 
@@ -97,7 +115,7 @@ def replay(job_id: str | None, replay_all: bool, reason: str | None,
 @click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
 def purge(reason: str | None, application: str | None, yes: bool) -> None:
     """Delete dead letters (filtered), after confirmation."""
-    _, _, store, _, _ = _runtime_parts()
+    store = _stores().dead
     if not yes:
         click.confirm("Delete the matching dead letters for good?", abort=True)
     click.echo(f"purged {store.purge(reason=reason, application=application)} dead letter(s)")
@@ -109,7 +127,7 @@ def purge(reason: str | None, application: str | None, yes: bool) -> None:
 @app_option
 def export(file: Any, reason: str | None, application: str | None) -> None:
     """Write dead letters to FILE as JSON Lines (- for stdout), newest first."""
-    _, _, store, _, _ = _runtime_parts()
+    store = _stores().dead
     count = 0
     for entry in store.iter_newest(reason=reason, application=application):
         file.write(json.dumps(entry) + "\n")

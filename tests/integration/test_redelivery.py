@@ -11,6 +11,7 @@ import time
 import pytest
 
 from notify_relay.processes import wait_until
+from producers import Producer
 from producers.job import Job
 from producers.keys import Keys
 from producers.message import task_message
@@ -140,3 +141,18 @@ def test_every_key_is_under_the_prefix_and_expires_or_is_bounded(
         if key == queue_key or name.startswith(BOUNDED):
             continue
         assert redis_client.ttl(key) > 0, f"{key!r} never expires"
+
+
+def test_a_message_lost_between_brpop_and_unacked_is_published_again_and_sent_once(
+        producer, start_worker, settings, emulator_client, redis_client):
+    # kombu pops with BRPOP and records the message as unacked in a second command; a
+    # worker killed in between loses it. Simulate exactly that loss: pop it ourselves.
+    quick = settings.replace(visibility_timeout_s=4.0)
+    job_id = Producer(settings=quick).enqueue(example())
+    assert redis_client.rpop(Keys(quick.key_prefix).queue(quick.queue))
+
+    start_worker(settings_override=quick)
+    outcome = producer.wait(job_id, timeout=60)
+
+    assert outcome["status"] == "succeeded"
+    assert len(emulator_client.requests()) == 1
