@@ -119,7 +119,7 @@ def test_sigterm_lets_in_flight_sends_finish_and_starts_nothing_new(
 
 # Keys allowed without a TTL: each is bounded by the number of live jobs or by the
 # dead-letter limits (see producers/keys.py).
-BOUNDED = ("retries", "dead:index", "dead:entries", "dead:reasons", "circuit", "unacked",
+BOUNDED = ("retries", "watch", "dead:index", "dead:entries", "dead:reasons", "circuit", "unacked",
            "unacked_index", "_kombu.binding")
 
 
