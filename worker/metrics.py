@@ -22,8 +22,11 @@ A metrics write never breaks a delivery: a Redis error here is logged and droppe
 
 from __future__ import annotations
 
+import atexit
 import logging
+import threading
 import time
+from collections import defaultdict
 from collections.abc import Callable
 
 import redis
@@ -53,48 +56,97 @@ class Metrics:
     """The write side: `count` any event, `attempt` a send (class, latency, window)."""
 
     def __init__(self, client: redis.Redis, keys: Keys,
-                 clock: Callable[[], float] = time.time) -> None:
+                 clock: Callable[[], float] = time.time,
+                 flush_every_s: float | None = None) -> None:
+        """`flush_every_s`: add up in memory and write that often (the worker's hot path
+        then spends no Redis round trip on metrics); None writes every event at once."""
         self._redis = client
         self._counters = keys.stats("counters")
         self._keys = keys
         self._clock = clock
         self._warned_at = 0.0
+        self._flush_every_s = flush_every_s
+        self._pending: defaultdict[tuple[str, str], float] = defaultdict(float)
+        self._lock = threading.Lock()
+        self._flusher: threading.Thread | None = None
 
     def count(self, family: str, label: str = "", amount: float = 1) -> None:
         """Add `amount` to the `family` counter (with `label`, e.g. a failure class)."""
         field = f"{family}:{label}" if label else family
-        self._write(lambda pipe: self._incr(pipe, field, amount))
+        self._add([(self._counters, field, amount)])
 
     def attempt(self, failure_class: str, duration_s: float) -> None:
         """One send finished: by class, its latency, and the last-minute window."""
         window = self._keys.stats(f"window:{window_start(self._clock())}")
+        self._add([(self._counters, f"attempts:{failure_class}", 1),
+                   (self._counters, latency_field(duration_s), 1),
+                   (self._counters, "latency_sum", duration_s),
+                   (window, failure_class, 1)])
+
+    def flush(self) -> None:
+        """Write what was added up since the last flush (kept for the next one on error)."""
+        with self._lock:
+            pending, self._pending = self._pending, defaultdict(float)
+        if not pending:
+            return
 
         def write(pipe: redis.client.Pipeline) -> None:
-            self._incr(pipe, f"attempts:{failure_class}", 1)
-            self._incr(pipe, latency_field(duration_s), 1)
-            self._incr(pipe, "latency_sum", duration_s)
-            pipe.hincrby(window, failure_class, 1)
-            pipe.expire(window, WINDOW_TTL_S)
+            for (key, field), amount in pending.items():
+                amount = int(amount) if float(amount).is_integer() else amount
+                self._incr_key(pipe, key, field, amount)
+                if key != self._counters:
+                    pipe.expire(key, WINDOW_TTL_S)
 
-        self._write(write)
+        if not self._write(write):
+            with self._lock:
+                for item, amount in pending.items():
+                    self._pending[item] += amount
 
-    def _incr(self, pipe: redis.client.Pipeline, field: str, amount: float) -> None:
+    def _add(self, items: list[tuple[str, str, float]]) -> None:
+        if self._flush_every_s is None:
+            def write(pipe: redis.client.Pipeline) -> None:
+                for key, field, amount in items:
+                    self._incr_key(pipe, key, field, amount)
+                    if key != self._counters:
+                        pipe.expire(key, WINDOW_TTL_S)
+            self._write(write)
+            return
+        with self._lock:
+            for key, field, amount in items:
+                self._pending[(key, field)] += amount
+            if self._flusher is None:
+                self._start_flusher(self._flush_every_s)
+
+    def _start_flusher(self, every_s: float) -> None:
+        def loop() -> None:
+            while True:
+                time.sleep(every_s)
+                self.flush()
+
+        self._flusher = threading.Thread(target=loop, name="notify-relay-metrics", daemon=True)
+        self._flusher.start()
+        atexit.register(self.flush)  # a clean shutdown loses nothing
+
+    def _incr_key(self, pipe: redis.client.Pipeline, key: str, field: str,
+                  amount: float) -> None:
         if isinstance(amount, int):
-            pipe.hincrby(self._counters, field, amount)
+            pipe.hincrby(key, field, amount)
         else:
-            pipe.hincrbyfloat(self._counters, field, amount)
+            pipe.hincrbyfloat(key, field, amount)
 
-    def _write(self, build: Callable[[redis.client.Pipeline], None]) -> None:
+    def _write(self, build: Callable[[redis.client.Pipeline], None]) -> bool:
         try:
             pipe = self._redis.pipeline(transaction=False)
             build(pipe)
             pipe.expire(self._counters, COUNTERS_TTL_S)
             pipe.execute()
+            return True
         except redis.RedisError as exc:
             now = time.monotonic()
             if now - self._warned_at >= _WARN_EVERY_S:  # one warning a minute, not per send
                 self._warned_at = now
                 log.warning("metrics not recorded: redis error: %s", exc)
+            return False
 
 
 def window_start(now: float) -> int:

@@ -30,6 +30,9 @@ from worker.ratelimit import RateLimiter
 from worker.retries import RetryPark
 from worker.watchdog import Watchdog
 
+#: Metrics are added up in memory and written this often: no round trip per send.
+METRICS_FLUSH_S = 0.5
+
 #: One Redis command's longest wait, and the pause between retries of a failed one.
 REDIS_TRY_S = 2.0
 REDIS_BACKOFF_S = 0.25
@@ -93,7 +96,7 @@ class Runtime:
                               pool_size=settings.concurrency),
             owner=f"{socket.gethostname()}:{os.getpid()}",
             rng=random.Random(),
-            events=Events(metrics=Metrics(client, keys)),
+            events=Events(metrics=Metrics(client, keys, flush_every_s=METRICS_FLUSH_S)),
         )
 
     def claim_owner(self) -> str:
