@@ -9,6 +9,7 @@ from __future__ import annotations
 import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -29,7 +30,7 @@ class Plan:
     n: dict[float, int] = field(default_factory=lambda: {0.0: 3000, 50.0: 1500})
     enqueue_n: int = 10_000
     capacity_n: int = 4000
-    layouts: Sequence[str] = ("1x32", "1x64", "2x16", "2x32")
+    layouts: Sequence[str] = ("1x32", "2x8", "2x16", "2x32")
     peers: bool = True
     paced_s: float = 6.0
     parts: Sequence[str] = ("capacity", "e2e", "enqueue", "latency", "profile")
@@ -86,11 +87,13 @@ class Suite:
             peers = (PEERS_0MS if latency_ms == 0 else PEERS_50MS) if self.plan.peers else ()
             systems = [*self.layouts(), *peers]
             log(f"-- {latency_ms:g} ms endpoint, N={n}")
-            runs = repeat(self.plan.runs, systems, lambda s: s.label,
-                          lambda s, lat=latency_ms, n=n: e2e.run(s, n, lat, self.redis,
-                                                                  self.endpoint, self.logs))
+            runs = repeat(self.plan.runs, systems, _label, partial(
+                self._e2e_once, n=n, latency_ms=latency_ms))
             rows += [_row(s, latency_ms, n, runs[s.label]) for s in systems]
         self.results["e2e"] = rows
+
+    def _e2e_once(self, system: System, n: int, latency_ms: float) -> dict[str, Any]:
+        return e2e.run(system, n, latency_ms, self.redis, self.endpoint, self.logs)
 
     def enqueue(self) -> None:
         n = self.plan.enqueue_n
@@ -104,12 +107,15 @@ class Suite:
             systems = self._latency_layouts(latency_ms)
             bursts = {s.label: max(100, int(BURST_S * self._capacity(s, latency_ms)))
                       for s in systems}
-            runs = repeat(self.plan.runs, systems, lambda s: s.label,
-                          lambda s, lat=latency_ms, bursts=bursts: latency.run(
-                              s, bursts[s.label], self.plan.paced_s, lat, self.redis,
-                              self.endpoint, self.logs))
+            runs = repeat(self.plan.runs, systems, _label, partial(
+                self._latency_once, bursts=bursts, latency_ms=latency_ms))
             rows += [_row(s, latency_ms, 0, runs[s.label]) for s in systems]
         self.results["latency"] = rows
+
+    def _latency_once(self, system: System, bursts: dict[str, int],
+                      latency_ms: float) -> dict[str, Any]:
+        return latency.run(system, bursts[system.label], self.plan.paced_s, latency_ms,
+                           self.redis, self.endpoint, self.logs)
 
     def _latency_layouts(self, latency_ms: float) -> list[System]:
         """The default layout and this run's fastest one at `latency_ms` (all without e2e)."""
@@ -139,6 +145,10 @@ class Suite:
         result = memory.run(system, list(self.plan.memory_checkpoints), self.redis,
                             self.endpoint, self.logs)
         self.results["memory"] = {"label": system.label, **result}
+
+
+def _label(system: System) -> str:
+    return system.label
 
 
 def _row(system: System, latency_ms: float, n: int, runs: list[dict[str, Any]]) -> dict[str, Any]:

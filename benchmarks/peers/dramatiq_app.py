@@ -23,7 +23,7 @@ def _post(body: dict[str, Any]) -> None:
 def make_actor(redis_url: str) -> dramatiq.Actor[..., None]:
     """The actor, declared on its own broker (the harness sends through this too)."""
     broker = RedisBroker(url=redis_url)
-    return dramatiq.actor(_post, actor_name=ACTOR_NAME, max_retries=0, broker=broker)
+    return dramatiq.actor(actor_name=ACTOR_NAME, max_retries=0, broker=broker)(_post)
 
 
 post = make_actor(os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:0/0"))
