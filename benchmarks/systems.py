@@ -74,7 +74,7 @@ class System:
     def argv(self) -> list[str]:
         if self.family == "celery":
             argv = [sys.executable, "-m", "celery", "-A", "benchmarks.peers.celery_app",
-                    "worker", "--without-heartbeat", "--without-mingle", "--without-gossip"]
+                    "worker", "--without-mingle", "--without-gossip"]
             if self.pool != "prefork":
                 argv += ["--pool", self.pool, "--concurrency", str(self.threads)]
             return argv

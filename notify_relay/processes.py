@@ -69,5 +69,7 @@ def python_argv(*args: str) -> list[str]:
 
 
 def worker_argv(*extra: str) -> list[str]:
-    return python_argv("-m", "celery", "-A", "worker", "worker", "--without-heartbeat",
-                       "--without-mingle", "--without-gossip", *extra)
+    # Heartbeats stay on: without them (and without gossip and task events) Celery
+    # creates no event dispatcher, and Flower could not switch task events on.
+    return python_argv("-m", "celery", "-A", "worker", "worker", "--without-mingle",
+                       "--without-gossip", *extra)

@@ -165,8 +165,10 @@ SPECS: tuple[Spec, ...] = (
          _positive_float, "Dead letters older than this are dropped."),
     Spec("NOTIFY_MAX_TARGETS", "max_targets", "1000", "whole number >= 1",
          _positive_int, "Most hwids / users / push_tokens in one transactional request."),
-    Spec("NOTIFY_CONCURRENCY", "concurrency", "32", "whole number >= 1",
-         _positive_int, "Sending threads per worker process."),
+    Spec("NOTIFY_CONCURRENCY", "concurrency", "16", "whole number >= 1",
+         _positive_int, "Sending threads per worker process (run one process per core)."),
+    Spec("NOTIFY_TASK_EVENTS", "task_events", "false", "true or false",
+         _bool, "Celery task events from the start (Flower turns them on when it watches)."),
     Spec("NOTIFY_LOG_FORMAT", "log_format", "text", "text or json",
          _choice("text", "json"), "Worker log line format."),
     Spec("NOTIFY_LOG_LEVEL", "log_level", "INFO", "DEBUG, INFO, WARNING, ERROR",
@@ -210,7 +212,8 @@ class Settings:
     dead_max: int = 100000
     dead_ttl_s: float = 1209600.0
     max_targets: int = 1000
-    concurrency: int = 32
+    concurrency: int = 16
+    task_events: bool = False
     log_format: str = "text"
     log_level: str = "info"
     flower_basic_auth: str = field(default="", repr=False)

@@ -21,6 +21,7 @@ BAD_VALUES: dict[str, str] = {
     "NOTIFY_BACKOFF_MAX": "5min",
     "NOTIFY_MAX_AGE": "0",
     "NOTIFY_RETRY_AMBIGUOUS": "maybe",
+    "NOTIFY_TASK_EVENTS": "sometimes",
     "NOTIFY_CIRCUIT_PROBE_INTERVAL": "never",
     "NOTIFY_CONNECT_TIMEOUT": "abc",
     "NOTIFY_READ_TIMEOUT": "0",

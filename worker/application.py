@@ -51,8 +51,10 @@ def celery_config(settings: Settings) -> dict[str, object]:
         "worker_prefetch_multiplier": 1,
         "worker_pool": "threads",
         "worker_concurrency": settings.concurrency,
-        "worker_send_task_events": True,
-        "task_send_sent_event": True,
+        # Task events cost ~0.8 ms of CPU per job (benchmarks/README.md). Off unless
+        # asked for: Flower switches them on in the workers it watches (every 5 s).
+        "worker_send_task_events": settings.task_events,
+        "task_send_sent_event": settings.task_events,
         "worker_cancel_long_running_tasks_on_connection_loss": False,
     }
 

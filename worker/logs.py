@@ -81,6 +81,11 @@ def _task_context() -> dict[str, str]:
 def configure(logger: logging.Logger, settings: Settings) -> None:
     """Apply NOTIFY_LOG_FORMAT to `logger`'s handlers and NOTIFY_LOG_LEVEL to ours."""
     logging.getLogger(ROOT_LOGGER).setLevel(settings.log_level.upper())
+    # Celery's own "received" / "succeeded in" lines repeat ours (worker/events.py) and
+    # cost a formatted record per job: keep only its warnings and errors.
+    for chatty in ("celery.app.trace", "celery.worker.strategy"):
+        logging.getLogger(chatty).setLevel(max(logging.WARNING,
+                                               logging.getLogger(ROOT_LOGGER).level))
     if settings.log_format != "json":
         return
     for handler in logger.handlers:

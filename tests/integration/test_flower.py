@@ -104,11 +104,24 @@ def secrets_in(text: str, *needles: str) -> list[str]:
 pytestmark = pytest.mark.integration
 
 
+def wait_until_flower_sees_worker_tasks(flower: Flower, producer: Producer) -> None:
+    """Workers start with task events off (NOTIFY_TASK_EVENTS); Flower switches them on
+    every 5 s. Send probe jobs until one shows up in Flower."""
+    def probe_listed() -> bool:
+        job_id = producer.enqueue(example("transactional"))
+        producer.wait(job_id, timeout=30)
+        return any(job_id in (t.get("args") or "")
+                   for t in flower.get("/api/tasks").json().values())
+
+    wait_until(probe_listed, 40, "Flower to switch task events on in the worker", poll_s=0.5)
+
+
 def test_flower_lists_the_task_as_succeeded_with_a_summary_and_no_token_or_user_id(
         producer: Producer, start_worker, flower: Flower, settings: Settings, api_token: str):
     assert requests.get(flower.url + "/api/tasks", timeout=5).status_code == 401  # login
     start_worker()
     wait_until_flower_listens(flower, settings)
+    wait_until_flower_sees_worker_tasks(flower, producer)
     user_id, email = f"user-{secrets.token_hex(6)}", f"{secrets.token_hex(4)}@example.com"
 
     job_id = producer.enqueue(transactional_with_personal_data(user_id, email))
