@@ -67,8 +67,15 @@ def make_plan(args: argparse.Namespace) -> Plan:
     return plan
 
 
+def _version(package: str) -> str:
+    try:
+        return metadata.version(package)
+    except metadata.PackageNotFoundError:  # the peers need the `bench` extra
+        return "not installed"
+
+
 def meta(plan: Plan) -> dict[str, str]:
-    versions = ", ".join(f"{p} {metadata.version(p)}" for p in
+    versions = ", ".join(f"{p} {_version(p)}" for p in
                          ("celery", "kombu", "redis", "requests", "dramatiq"))
     return {
         "started": time.strftime("%Y-%m-%d %H:%M:%S"),
