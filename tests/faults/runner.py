@@ -258,11 +258,14 @@ class Scenario:
                           if s in (b"succeeded", b"dead"))
 
     def residue(self, client: redis.Redis) -> dict[str, int]:
-        """Messages that could still lead to a send: queued, parked, or held unacked."""
+        """What could still lead to a send: messages queued, parked or held unacked, and
+        jobs the watchdog still watches (it pushes a vanished message again, after
+        NOTIFY_VISIBILITY_TIMEOUT x 2: worker/watchdog.py)."""
         return {
             "queued": int(client.llen(self.keys.queue(QUEUE))),
             "parked": int(client.zcard(self.keys.retries)),
             "unacked": int(client.hlen(f"{self.prefix}unacked")),
+            "watched": int(client.zcard(self.keys.watch)),
         }
 
     def holders(self, client: redis.Redis) -> dict[str, str]:
