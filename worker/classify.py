@@ -95,11 +95,14 @@ def classify(result: SendResult, now: float | None = None) -> Verdict:
 def _success(status: int, envelope: dict[str, Any], body: bytes) -> Verdict:
     # Top level per the spec's reading of gRPC-gateway (§12); `result.` is a fallback
     # for the wrapped shape some clients expect.
-    nested = envelope.get("result") if isinstance(envelope.get("result"), dict) else {}
+    wrapped = envelope.get("result")
+    nested: dict[str, Any] = wrapped if isinstance(wrapped, dict) else {}
     code = envelope.get("message_code") or nested.get("message_code")
-    note = None if envelope or not body.strip() else "success status with an unreadable body"
+    note = None
     if not body.strip():
         note = "success status with an empty body"
+    elif not envelope:
+        note = "success status with an unreadable body"
     return Verdict(FailureClass.SUCCESS, http_status=status,
                    message_code=str(code) if code else None, message=note)
 

@@ -75,7 +75,8 @@ class Runtime:
             socket_connect_timeout=REDIS_TRY_S / 2, socket_timeout=REDIS_TRY_S,
             # Ride out a short Redis restart: a result already received is worth waiting
             # to record, since giving up means sending it again later.
-            retry=Retry(ConstantBackoff(REDIS_BACKOFF_S), redis_retries(settings)),
+            retry=Retry(ConstantBackoff(REDIS_BACKOFF_S),  # type: ignore[arg-type]  # stub: int
+                        redis_retries(settings)),
             retry_on_error=[redis.ConnectionError, redis.TimeoutError],
         )
         keys = Keys(settings.key_prefix)

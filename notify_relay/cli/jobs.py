@@ -30,7 +30,8 @@ def enqueue(file: IO[str], idempotency_key: str | None, expires_in: float | None
         try:
             validate_many(requests, strict=strict)
         except ValidationError as exc:
-            for index, messages in exc.messages.items():
+            per_item = exc.messages if isinstance(exc.messages, dict) else {}
+            for index, messages in per_item.items():
                 bad[numbered[int(index)][0]] = str(ValidationError(messages))
     if bad:
         for line, text in sorted(bad.items()):
