@@ -202,7 +202,8 @@ class RateLimiter:
         return {k.decode(): float(v) for k, v in self._redis.hgetall(key).items()}
 
     def _script(self, name: str) -> Any:
-        return self._redis.register_script((_LUA / f"ratelimit_{name}.lua").read_text())
+        prelude = (_LUA / "ratelimit_common.lua").read_text()
+        return self._redis.register_script(prelude + (_LUA / f"ratelimit_{name}.lua").read_text())
 
     def _key(self, part: str) -> str:
         # The hash tag keeps all of one token's keys in one Cluster slot (one script).

@@ -31,18 +31,7 @@ local ttl_ms, keep_ms, late_ms = tonumber(ARGV[8]), tonumber(ARGV[9]), tonumber(
 local steal_ms = tonumber(ARGV[12])
 local EPS = 1  -- ms: a holder back within this of its slot goes now
 
-local function fmt(x) return string.format('%.17g', x) end
-
-local function num(key, field, default)
-  local value = redis.call('HGET', key, field)
-  if value then return tonumber(value) end
-  return default
-end
-
-local function extend(key, ms)  -- TTLs only grow: state must outlive its reservations
-  ms = math.ceil(ms)
-  if redis.call('PTTL', key) < ms then redis.call('PEXPIRE', key, ms) end
-end
+-- fmt, num, extend: ratelimit_common.lua
 
 local factor = num(KEYS[1], 'factor', 1)
 

@@ -5,22 +5,15 @@
 -- ARGV: 1 now ms, 2 quiet ms, 3 step interval ms, 4 step, 5 state ttl ms
 -- Returns the factor as a string.
 
-local function fmt(x) return string.format('%.17g', x) end
+-- fmt, num, extend: ratelimit_common.lua
 
-local function num(field, default)
-  local value = redis.call('HGET', KEYS[1], field)
-  if value then return tonumber(value) end
-  return default
-end
-
-local factor = num('factor', 1)
+local factor = num(KEYS[1], 'factor', 1)
 local now = tonumber(ARGV[1])
-if factor >= 1 or now - num('hit_at', 0) < tonumber(ARGV[2])
-    or now - num('raised_at', 0) < tonumber(ARGV[3]) then
+if factor >= 1 or now - num(KEYS[1], 'hit_at', 0) < tonumber(ARGV[2])
+    or now - num(KEYS[1], 'raised_at', 0) < tonumber(ARGV[3]) then
   return fmt(factor)
 end
 factor = math.min(1, factor + tonumber(ARGV[4]))
 redis.call('HSET', KEYS[1], 'factor', fmt(factor), 'raised_at', fmt(now))
-local ttl_ms = math.ceil(tonumber(ARGV[5]))
-if redis.call('PTTL', KEYS[1]) < ttl_ms then redis.call('PEXPIRE', KEYS[1], ttl_ms) end
+extend(KEYS[1], tonumber(ARGV[5]))
 return fmt(factor)

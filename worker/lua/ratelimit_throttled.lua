@@ -11,13 +11,7 @@
 local now, untl = tonumber(ARGV[1]), tonumber(ARGV[2])
 local ttl_ms = tonumber(ARGV[8])
 
-local function fmt(x) return string.format('%.17g', x) end
-
-local function num(key, field, default)
-  local value = redis.call('HGET', key, field)
-  if value then return tonumber(value) end
-  return default
-end
+-- fmt, num, extend: ratelimit_common.lua
 
 local factor = num(KEYS[1], 'factor', 1)
 if now - num(KEYS[1], 'cut_at', -1e18) >= tonumber(ARGV[7]) then
@@ -35,10 +29,8 @@ if rate > 0 then
   redis.call('HSET', KEYS[2], 'tat', fmt(tat))
 end
 for _, key in ipairs({KEYS[1], KEYS[2]}) do
-  local ms = math.ceil(math.max(tat, untl) - now + ttl_ms)
-  if redis.call('PTTL', key) < ms then redis.call('PEXPIRE', key, ms) end
+  extend(key, math.max(tat, untl) - now + ttl_ms)
 end
 redis.call('HINCRBY', KEYS[3], ARGV[9], 0)  -- so that stats list the throttled scope
-local counter_ms = math.ceil(tonumber(ARGV[10]))
-if redis.call('PTTL', KEYS[3]) < counter_ms then redis.call('PEXPIRE', KEYS[3], counter_ms) end
+extend(KEYS[3], tonumber(ARGV[10]))
 return {fmt(factor), fmt(untl)}

@@ -1,0 +1,15 @@
+-- Helpers shared by the ratelimit_*.lua scripts; prepended to each when it is loaded
+-- (worker/ratelimit.py), since Redis scripts cannot import one another.
+
+local function fmt(x) return string.format('%.17g', x) end
+
+local function num(key, field, default)
+  local value = redis.call('HGET', key, field)
+  if value then return tonumber(value) end
+  return default
+end
+
+local function extend(key, ms)  -- TTLs only grow: state must outlive its reservations
+  ms = math.ceil(ms)
+  if redis.call('PTTL', key) < ms then redis.call('PEXPIRE', key, ms) end
+end
