@@ -10,18 +10,10 @@ import copy
 import json
 from typing import Any
 
-TOKEN = "bench-token"
+# The emulator's own load generator sends the same request: one definition for both.
+from emulator.bench import BODY, TOKEN
 
-BODY: dict[str, Any] = {
-    "transactional": {
-        "application": "ABCDE-12345",
-        "platforms": ["IOS", "ANDROID"],
-        "users": {"list": ["user-1", "user-2"]},
-        "payload": {"content": {"localized_content": {"en": {"ios": {"body": "Code 4821"}}}}},
-        "schedule": {"at": "2026-05-01T09:00:00Z"},
-        "message_type": "MESSAGE_TYPE_TRANSACTIONAL",
-    }
-}
+__all__ = ["BODY", "TOKEN", "body", "encode"]
 
 
 def body(marker: int | None = None) -> dict[str, Any]:
