@@ -8,7 +8,7 @@ from typing import IO
 import click
 
 from notify_relay.cli.common import load_settings, print_json, read_requests
-from producers import Producer, ValidationError, validate_many
+from producers import Producer, ValidationError
 
 
 @click.command()
@@ -24,11 +24,18 @@ def enqueue(file: IO[str], idempotency_key: str | None, expires_in: float | None
     its line number, enqueues nothing and exits 1.
     """
     numbered = list(read_requests(file))
-    bad = {n: str(v) for n, v in numbered if isinstance(v, ValueError)}
     requests = [v for _, v in numbered]
+    if idempotency_key and len(requests) != 1:
+        raise click.UsageError("--idempotency-key needs exactly one request")
+    bad = {n: str(v) for n, v in numbered if isinstance(v, ValueError)}
     if not bad:
+        # enqueue_many validates everything first (with NOTIFY_MAX_TARGETS) and queues
+        # nothing if one is bad: the only validation pass, keyed by item index.
+        producer = Producer(settings=load_settings())
+        keys = [idempotency_key] if idempotency_key else None
         try:
-            validate_many(requests, strict=strict)
+            job_ids = producer.enqueue_many(requests, idempotency_keys=keys,
+                                            expires_in=expires_in, strict=strict)
         except ValidationError as exc:
             per_item = exc.messages if isinstance(exc.messages, dict) else {}
             for index, messages in per_item.items():
@@ -38,12 +45,7 @@ def enqueue(file: IO[str], idempotency_key: str | None, expires_in: float | None
             for row in text.splitlines():
                 click.echo(f"line {line}: {row}", err=True)
         sys.exit(1)
-    if idempotency_key and len(requests) != 1:
-        raise click.UsageError("--idempotency-key needs exactly one request")
-    producer = Producer(settings=load_settings())
-    keys = [idempotency_key] if idempotency_key else None
-    for job_id in producer.enqueue_many(requests, idempotency_keys=keys, expires_in=expires_in,
-                                        strict=strict):
+    for job_id in job_ids:
         click.echo(job_id)
 
 
