@@ -19,7 +19,7 @@ import redis
 from producers.job import Job
 from producers.keys import Keys
 from producers.message import task_message
-from producers.outcomes import OutcomeStore, initial_fields
+from producers.outcomes import FINAL, OutcomeStore, initial_fields
 from producers.settings import Settings
 from producers.validation import validate, validate_many
 
@@ -114,7 +114,7 @@ class Producer:
         deadline = time.monotonic() + timeout
         while True:
             record = self.outcome(job_id)
-            if record and record["status"] in ("succeeded", "dead"):
+            if record and record["status"] in FINAL:
                 return record
             if time.monotonic() > deadline:
                 status = record["status"] if record else "unknown"
