@@ -17,6 +17,7 @@ import click
 import redis
 
 from notify_relay.cli.common import ConfigurationError, load_settings
+from notify_relay.supervise import run_until_stopped
 from producers.settings import Settings
 
 _CLEAR = "\x1b[H\x1b[2J"
@@ -167,7 +168,7 @@ def flower(port: int, address: str | None, allow_control: bool,
                                    extra=flower_args)
     except ValueError as exc:
         raise ConfigurationError(str(exc)) from None
-    os.execvpe(argv[0], argv, env)  # Flower becomes this process: signals reach it directly
+    raise SystemExit(run_until_stopped(argv, env))  # a stop signal reaches Flower, surely
 
 
 def flower_command(settings: Settings, environ: dict[str, str], *, port: int,
