@@ -11,17 +11,31 @@ honcho's 5 s grace.
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
 import signal
 import subprocess
 from collections.abc import Mapping
 from types import FrameType
 
 RESEND_AFTER_S = 2.5
+_PR_SET_PDEATHSIG = 1
+
+
+def _die_with_parent() -> None:
+    """In the child (Linux): be killed if we are, since it is outside our process group."""
+    # Not Linux (no prctl): a supervisor's SIGKILL of the parent may then orphan it.
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL(None).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
 
 
 def run_until_stopped(argv: list[str], env: Mapping[str, str]) -> int:
     """Run `argv`; forward SIGTERM/SIGINT to it (again while it lingers); its exit code."""
-    child = subprocess.Popen(argv, env=dict(env))
+    # Its own process group: a supervisor that signals our group (honcho, a terminal's
+    # Ctrl-C) must not reach the child directly too, or it would get the signal twice,
+    # the second during its shutdown.
+    child = subprocess.Popen(argv, env=dict(env), start_new_session=True,
+                             preexec_fn=_die_with_parent)
     received: list[int] = []
 
     def forward(signum: int, _frame: FrameType | None) -> None:
