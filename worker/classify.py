@@ -12,19 +12,26 @@ wins over the HTTP status when both are present, since it is the more precise on
 | 429 / RESOURCE_EXHAUSTED                                     | throttled  |
 | 408, 5xx / UNAVAILABLE INTERNAL UNKNOWN DEADLINE_EXCEEDED     | transient  |
 |   ABORTED DATA_LOSS CANCELLED                                |            |
-| connect error, connect timeout (nothing was sent)            | transient  |
-| read timeout, reset / disconnect after sending               | ambiguous  |
+| connect error, connect timeout, TLS certificate rejected     | transient  |
+|   (nothing was sent)                                         |            |
+| read timeout, reset / disconnect after sending, protocol or  | ambiguous  |
+|   other TLS error (the server may have acted on it)          |            |
+
+Send errors are urllib3's (worker.http uses it directly, with its retries off).
 """
 
 from __future__ import annotations
 
 import email.utils
 import json
+import socket
+import ssl
 import time
 from dataclasses import dataclass
 from typing import Any
 
-import requests
+from urllib3.exceptions import ConnectTimeoutError, MaxRetryError, ProxyError, SSLError
+from urllib3.util.ssl_match_hostname import CertificateError
 
 from worker.errors import FailureClass
 
@@ -119,32 +126,28 @@ def _http_class(status: int) -> FailureClass:
 
 def _classify_error(error: BaseException | None) -> Verdict:
     text = f"{type(error).__name__}: {error}" if error else "no response"
-    # ConnectTimeout is also a ConnectionError: test it first. Nothing was sent.
-    if isinstance(error, requests.exceptions.ConnectTimeout):
-        return Verdict(FailureClass.TRANSIENT, message=text)
-    if isinstance(error, requests.exceptions.ConnectionError) and _never_connected(error):
-        return Verdict(FailureClass.TRANSIENT, message=text)
-    # Read timeout, reset, disconnect, broken chunking: the server may have acted on it.
-    return Verdict(FailureClass.AMBIGUOUS, message=text)
+    cls = FailureClass.TRANSIENT if _nothing_sent(error) else FailureClass.AMBIGUOUS
+    return Verdict(cls, message=text)
 
 
-def _never_connected(error: BaseException) -> bool:
-    """True when the chain of causes shows the TCP connection was never made."""
-    stack, seen = [error], set()
-    while stack:
-        current = stack.pop()
-        if id(current) in seen:
-            continue
-        seen.add(id(current))
-        if isinstance(current, ConnectionRefusedError) or type(current).__name__ in _NO_CONNECTION:
-            return True
-        linked = (*current.args, getattr(current, "reason", None), current.__cause__,
-                  current.__context__)
-        stack.extend(item for item in linked if isinstance(item, BaseException))
-    return False
+def _nothing_sent(error: BaseException | None) -> bool:
+    """True only when the request surely never left: no TCP connection, no TLS session.
+    Anything else (read timeout, reset, disconnect, broken chunking, other TLS errors)
+    may come after the server acted on it: ambiguous."""
+    # urllib3's retries are off, so no MaxRetryError comes from worker.http; if one ever
+    # does, its reason is what happened.
+    while isinstance(error, MaxRetryError) and error.reason is not None:
+        error = error.reason
+    if isinstance(error, SSLError):
+        # A certificate is checked in the handshake, before a byte of the request.
+        return bool(error.args) and isinstance(error.args[0], _CERT_REJECTED)
+    # ProxyError: urllib3 raises it only while the proxy is not reached yet.
+    # ConnectTimeoutError covers NewConnectionError (refused) and NameResolutionError.
+    return isinstance(error, ConnectTimeoutError | ProxyError | ConnectionRefusedError
+                      | socket.gaierror)
 
 
-_NO_CONNECTION = frozenset({"NewConnectionError", "NameResolutionError", "ConnectTimeoutError"})
+_CERT_REJECTED = (ssl.SSLCertVerificationError, CertificateError)
 
 
 def parse_retry_after(value: str | None, now: float | None = None) -> float | None:

@@ -2,11 +2,23 @@
 
 from __future__ import annotations
 
+import http.client
 import json
+import socket
+import ssl
 
 import pytest
-import requests
-import urllib3
+from urllib3.exceptions import (
+    ConnectTimeoutError,
+    DecodeError,
+    MaxRetryError,
+    NameResolutionError,
+    NewConnectionError,
+    ProtocolError,
+    ProxyError,
+    ReadTimeoutError,
+    SSLError,
+)
 
 from worker.classify import SendResult, classify, parse_retry_after
 from worker.errors import FailureClass as C
@@ -26,15 +38,26 @@ def failure(error: BaseException) -> SendResult:
     return SendResult(duration_ms=1.0, error=error)
 
 
-def refused() -> requests.ConnectionError:
-    pool_error = urllib3.exceptions.NewConnectionError(None, "Failed to establish a new connection")
-    return requests.ConnectionError(urllib3.exceptions.MaxRetryError(None, "/", pool_error))
+# The errors as urllib3 (retries off) raises them; tests/worker/test_http.py gets the
+# common ones from real sockets.
+def refused() -> NewConnectionError:
+    return NewConnectionError(None, "Failed to establish a new connection: [Errno 111]")
 
 
-def reset_after_send() -> requests.ConnectionError:
-    cause = urllib3.exceptions.ProtocolError("Connection aborted.",
-                                             ConnectionResetError(104, "reset by peer"))
-    return requests.ConnectionError(cause)
+def unresolved() -> NameResolutionError:
+    return NameResolutionError("api.example", None, socket.gaierror(-2, "Name not known"))
+
+
+def read_timeout() -> ReadTimeoutError:
+    return ReadTimeoutError(None, "/messaging/v2/notify", "Read timed out.")
+
+
+def reset_after_send() -> ProtocolError:
+    return ProtocolError("Connection aborted.", ConnectionResetError(104, "reset by peer"))
+
+
+def cert_rejected() -> SSLError:
+    return SSLError(ssl.SSLCertVerificationError(1, "certificate verify failed"))
 
 
 TABLE = [
@@ -64,11 +87,28 @@ TABLE = [
     ("502 html from a proxy", response(502, b"<html>bad gateway</html>"), C.TRANSIENT),
     ("408 request timeout", response(408), C.TRANSIENT),
     ("connection refused", failure(refused()), C.TRANSIENT),
-    ("connect timeout", failure(requests.ConnectTimeout("connect timed out")), C.TRANSIENT),
-    ("read timeout", failure(requests.ReadTimeout("read timed out")), C.AMBIGUOUS),
+    ("name not resolved", failure(unresolved()), C.TRANSIENT),
+    ("connect timeout", failure(ConnectTimeoutError(None, "connect timed out")), C.TRANSIENT),
+    ("proxy unreachable", failure(ProxyError("Unable to connect to proxy", refused())),
+     C.TRANSIENT),
+    ("TLS certificate rejected", failure(cert_rejected()), C.TRANSIENT),
+    ("refused, wrapped in MaxRetryError", failure(MaxRetryError(None, "/", refused())),
+     C.TRANSIENT),
+    ("read timeout", failure(read_timeout()), C.AMBIGUOUS),
+    ("read timeout, wrapped in MaxRetryError", failure(MaxRetryError(None, "/", read_timeout())),
+     C.AMBIGUOUS),
     ("reset after the body was sent", failure(reset_after_send()), C.AMBIGUOUS),
-    ("truncated body", failure(requests.exceptions.ChunkedEncodingError("eof")), C.AMBIGUOUS),
-    ("socket error", failure(requests.ConnectionError(OSError("broken pipe"))), C.AMBIGUOUS),
+    ("closed without a response",
+     failure(ProtocolError("Connection aborted.", http.client.RemoteDisconnected("closed"))),
+     C.AMBIGUOUS),
+    ("truncated body",
+     failure(ProtocolError("Connection broken", http.client.IncompleteRead(b"{", 10))),
+     C.AMBIGUOUS),
+    ("undecodable body", failure(DecodeError("bad gzip")), C.AMBIGUOUS),
+    ("TLS error mid-stream", failure(SSLError(ssl.SSLEOFError(8, "EOF"))), C.AMBIGUOUS),
+    ("socket error", failure(ProtocolError("Connection aborted.", OSError("broken pipe"))),
+     C.AMBIGUOUS),
+    ("no response and no error", SendResult(duration_ms=1.0), C.AMBIGUOUS),
 ]
 
 
@@ -89,7 +129,7 @@ def test_a_success_carries_the_message_code_from_either_envelope():
 
 
 def test_only_unanswered_sends_are_flagged_ambiguous():
-    assert classify(failure(requests.ReadTimeout("t"))).ambiguous
+    assert classify(failure(read_timeout())).ambiguous
     assert not classify(failure(refused())).ambiguous
     assert not classify(response(503)).ambiguous
 
