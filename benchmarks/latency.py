@@ -32,7 +32,9 @@ def run(system: System, burst: int, duration_s: float, latency_ms: float,
     target = Target(redis.url, endpoint.url)
     workers = Workers(system.launch(target, log_dir, f"paced-{system.processes}x"
                                     f"{system.threads}-{latency_ms:g}ms"))
-    producer = Producer(settings=notify_relay_settings(target))
+    # `enqueue` publishes one job per message, so capacity is measured that way too
+    # (a batched burst would overstate it, and half of it could overload the workers).
+    producer = Producer(settings=notify_relay_settings(target, batch_size=1))
     try:
         _drain(producer, system.concurrency * 2, endpoint, workers)
         endpoint.reset(latency_ms)

@@ -124,7 +124,7 @@ class Suite:
         if not rows:
             return self.layouts()
         best = max(rows, key=lambda r: figure(r["runs"], "jobs_per_s").median)
-        layouts = dict.fromkeys([self.plan.layouts[0], f"{best['processes']}x{best['threads']}"])
+        layouts = dict.fromkeys([self.plan.layouts[0], best["layout"]])
         return [notify_relay(layout) for layout in layouts]
 
     def _capacity(self, system: System, latency_ms: float) -> float:
@@ -153,6 +153,6 @@ def _label(system: System) -> str:
 
 def _row(system: System, latency_ms: float, n: int, runs: list[dict[str, Any]]) -> dict[str, Any]:
     return {"label": system.label, "family": system.family, "pool": system.pool,
-            "processes": system.processes, "threads": system.threads,
+            "processes": system.processes, "threads": system.threads, "layout": system.layout,
             "concurrency": system.concurrency, "default": system.default,
             "latency_ms": latency_ms, "n": n, "runs": runs}

@@ -39,6 +39,8 @@ class System:
     threads: int  # per process (prefork: child processes)
     pool: str = "threads"
     default: bool = False
+    #: notify-relay only: jobs per queue message (NOTIFY_BATCH_SIZE; None: its default)
+    batch_size: int | None = None
 
     @property
     def concurrency(self) -> int:
@@ -50,12 +52,20 @@ class System:
             return f"celery prefork x{self.threads}" + (" (default)" if self.default else "")
         shape = f"{self.processes}x{self.threads}"
         suffix = " (default)" if self.default else ""
+        if self.batch_size is not None:
+            suffix = f", {self.batch_size} job(s)/message{suffix}"
         return f"{self.family} {shape} {self.pool}{suffix}"
+
+    @property
+    def layout(self) -> str:
+        """The `--layouts` spelling that gives this system back."""
+        shape = f"{self.processes}x{self.threads}"
+        return shape if self.batch_size is None else f"{shape}:{self.batch_size}"
 
     def prefill(self, target: Target, bodies: Sequence[dict[str, Any]]) -> None:
         """Put one job per body on the queue, before any worker runs."""
         if self.family == "notify-relay":
-            _prefill_notify_relay(target, bodies)
+            _prefill_notify_relay(target, bodies, self.batch_size)
         elif self.family == "celery":
             _prefill_celery(target, bodies)
         else:
@@ -66,7 +76,7 @@ class System:
         env = {**os.environ, "PYTHONPATH": str(ROOT), "BENCH_REDIS_URL": target.redis_url,
                "BENCH_ENDPOINT_URL": target.endpoint_url}
         if self.family == "notify-relay":
-            env.update(notify_relay_env(target, self.threads))
+            env.update(notify_relay_env(target, self.threads, self.batch_size))
             return [Service(f"{tag}-{i}", worker_argv("-n", f"nr{i}@%h"), env, log_dir)
                     for i in range(self.processes)]
         return [Service(tag, self.argv(), env, log_dir)]
@@ -82,18 +92,25 @@ class System:
                 "--processes", str(self.processes), "--threads", str(self.threads)]
 
 
-def notify_relay_env(target: Target, threads: int) -> dict[str, str]:
-    return {"REDIS_URL": target.redis_url, "PUSHWOOSH_API_TOKEN": TOKEN,
-            "PUSHWOOSH_BASE_URL": target.endpoint_url, "NOTIFY_RATE_LIMIT": RATE_LIMIT,
-            "NOTIFY_CONCURRENCY": str(threads)}
+def notify_relay_env(target: Target, threads: int | None = None,
+                     batch_size: int | None = None) -> dict[str, str]:
+    """The worker's environment: defaults, except the limit (high) and the layout."""
+    env = {"REDIS_URL": target.redis_url, "PUSHWOOSH_API_TOKEN": TOKEN,
+           "PUSHWOOSH_BASE_URL": target.endpoint_url, "NOTIFY_RATE_LIMIT": RATE_LIMIT}
+    if threads is not None:
+        env["NOTIFY_CONCURRENCY"] = str(threads)
+    if batch_size is not None:
+        env["NOTIFY_BATCH_SIZE"] = str(batch_size)
+    return env
 
 
-def notify_relay_settings(target: Target) -> Settings:
-    return Settings.from_env(notify_relay_env(target, 32))
+def notify_relay_settings(target: Target, batch_size: int | None = None) -> Settings:
+    return Settings.from_env(notify_relay_env(target, batch_size=batch_size))
 
 
-def _prefill_notify_relay(target: Target, bodies: Sequence[dict[str, Any]]) -> None:
-    producer = Producer(settings=notify_relay_settings(target))
+def _prefill_notify_relay(target: Target, bodies: Sequence[dict[str, Any]],
+                          batch_size: int | None) -> None:
+    producer = Producer(settings=notify_relay_settings(target, batch_size))
     for start in range(0, len(bodies), PREFILL_CHUNK):
         producer.enqueue_many(bodies[start : start + PREFILL_CHUNK])
     producer.close()
@@ -129,8 +146,10 @@ PEERS_50MS = (*PEERS_0MS, System("dramatiq", 2, 64))
 
 
 def notify_relay(layout: str) -> System:
-    """`"2x32"` → notify-relay with 2 worker processes of 32 threads each."""
-    processes, threads = (int(x) for x in layout.lower().split("x"))
-    default = (processes, threads) == (NOTIFY_RELAY_DEFAULT.processes,
-                                       NOTIFY_RELAY_DEFAULT.threads)
-    return System("notify-relay", processes, threads, default=default)
+    """`"2x32"` → 2 worker processes of 32 threads each; `"2x32:1"` → one job per message."""
+    shape, _, per_message = layout.lower().partition(":")
+    processes, threads = (int(x) for x in shape.split("x"))
+    batch_size = int(per_message) if per_message else None
+    default = (processes, threads, batch_size) == (
+        NOTIFY_RELAY_DEFAULT.processes, NOTIFY_RELAY_DEFAULT.threads, None)
+    return System("notify-relay", processes, threads, default=default, batch_size=batch_size)

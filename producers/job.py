@@ -1,6 +1,7 @@
 """The job envelope: one validated NotifyRequest plus what delivery needs to know.
 
-A job travels as the single JSON argument of the `notify_relay.send` task. It never
+A job travels as the single JSON argument of the `notify_relay.send` task, or as one
+item of the list argument of `notify_relay.send_batch`. It never
 holds the API token (the worker adds that to the HTTP header).
 """
 
@@ -13,6 +14,8 @@ from typing import Any
 
 #: The task name producers publish to; the worker registers its task under it.
 TASK_NAME = "notify_relay.send"
+#: The task `Producer.enqueue_many` publishes: one message, several jobs.
+BATCH_TASK_NAME = "notify_relay.send_batch"
 
 _TARGET_LISTS = ("hwids", "users", "push_tokens")
 

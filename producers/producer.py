@@ -1,16 +1,20 @@
 """`Producer`: what application code uses to hand notifications to notify-relay.
 
-Owner of the idempotency keys (`idem:{key}`). Publishing is one Lua script per job
-that writes the idempotency key, the outcome record, the Celery message and the
-watchdog's first entry (worker/watchdog.py) atomically, so a job is never queued
-without a record nor recorded without being queued; `enqueue_many` pipelines those
-scripts.
+Owner of the idempotency keys (`idem:{key}`). Publishing is one Lua script per
+message that writes the idempotency keys, the outcome records, the Celery message
+and the watchdog's entry (worker/watchdog.py) atomically, so a job is never queued
+without a record nor recorded without being queued.
+
+`enqueue` publishes one `notify_relay.send` message per job. `enqueue_many` packs up
+to NOTIFY_BATCH_SIZE jobs into each `notify_relay.send_batch` message and pipelines
+the scripts: Celery's cost per message is then paid once per batch.
 """
 
 from __future__ import annotations
 
 import os
 import time
+import uuid
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -18,26 +22,43 @@ import redis
 
 from producers.job import Job
 from producers.keys import Keys
-from producers.message import task_message
+from producers.message import batch_message, batch_watch_id, task_message
 from producers.outcomes import FINAL, OutcomeStore, initial_fields
 from producers.settings import Settings
 from producers.validation import validate, validate_many
 
-# KEYS: outcome hash, idempotency key, queue list, watch zset, watch messages hash
-# ARGV: job id, message, idempotency ttl ms ('' = no key), outcome ttl ms, first watchdog
-# look (ms), field, value, ...
+# One message carrying n jobs. Idempotency keys are checked first: if any is taken,
+# nothing is written and the script returns {index, first job id, ...} of those jobs,
+# for the caller to rebuild the message without them.
+# KEYS: queue, watch zset, watch messages hash, then per job: outcome hash, idem key
+# ARGV: watch id, message, first watchdog look (ms), outcome ttl ms, n, then per job:
+#       job id, idempotency ttl ms ('' = no key), field count, field, value, ...
 _ENQUEUE = """
-if ARGV[3] ~= '' then
-  local first = redis.call('GET', KEYS[2])
-  if first then return first end
-  redis.call('SET', KEYS[2], ARGV[1], 'PX', ARGV[3])
+local n = tonumber(ARGV[5])
+local taken = {}
+local at = 6
+for i = 1, n do
+  if ARGV[at + 1] ~= '' then
+    local first = redis.call('GET', KEYS[3 + 2 * i])
+    if first then taken[#taken + 1] = i - 1; taken[#taken + 1] = first end
+  end
+  at = at + 3 + tonumber(ARGV[at + 2])
 end
-redis.call('HSET', KEYS[1], unpack(ARGV, 6))
-redis.call('PEXPIRE', KEYS[1], ARGV[4])
-redis.call('LPUSH', KEYS[3], ARGV[2])
-redis.call('HSET', KEYS[5], ARGV[1], ARGV[2])
-redis.call('ZADD', KEYS[4], ARGV[5], ARGV[1])
-return ARGV[1]
+if #taken > 0 then return taken end
+at = 6
+for i = 1, n do
+  local count = tonumber(ARGV[at + 2])
+  if ARGV[at + 1] ~= '' then
+    redis.call('SET', KEYS[3 + 2 * i], ARGV[at], 'PX', ARGV[at + 1])
+  end
+  redis.call('HSET', KEYS[2 + 2 * i], unpack(ARGV, at + 3, at + 2 + count))
+  redis.call('PEXPIRE', KEYS[2 + 2 * i], ARGV[4])
+  at = at + 3 + count
+end
+redis.call('LPUSH', KEYS[1], ARGV[2])
+redis.call('HSET', KEYS[3], ARGV[1], ARGV[2])
+redis.call('ZADD', KEYS[2], ARGV[3], ARGV[1])
+return {}
 """
 
 
@@ -78,8 +99,8 @@ class Producer:
         """
         checked = validate(request, strict=strict, max_targets=self.settings.max_targets)
         job = self._new_job(checked, idempotency_key, expires_in)
-        result = self._enqueue_script(keys=self._script_keys(job), args=self._script_args(job))
-        return _text(result)
+        taken = self._publish([job], self._redis)
+        return _text(taken[1]) if taken else job.job_id
 
     def enqueue_many(
         self,
@@ -91,19 +112,35 @@ class Producer:
     ) -> list[str]:
         """Validate all, then enqueue all in pipelined round trips; ids in input order.
 
-        If any request is invalid, raise one `ValidationError` keyed by item index
-        and enqueue nothing.
+        Jobs travel NOTIFY_BATCH_SIZE to a message. If any request is invalid, raise
+        one `ValidationError` keyed by item index and enqueue nothing. A repeated
+        idempotency key (in this call or inside the window) gives the first job's id.
         """
         checked = validate_many(requests, strict=strict, max_targets=self.settings.max_targets)
         keys = list(idempotency_keys) if idempotency_keys is not None else [None] * len(checked)
         if len(keys) != len(checked):
             raise ValueError("idempotency_keys must have one entry per request")
         jobs = [self._new_job(r, k, expires_in) for r, k in zip(checked, keys, strict=True)]
-        pipe = self._redis.pipeline(transaction=False)
-        for job in jobs:
-            self._enqueue_script(keys=self._script_keys(job), args=self._script_args(job),
-                                 client=pipe)
-        return [_text(result) for result in pipe.execute()]
+        ids = [job.job_id for job in jobs]
+        fresh, repeats = _first_of_each_key(jobs)
+        size = self.settings.batch_size
+        pending = [fresh[i:i + size] for i in range(0, len(fresh), size)]
+        while pending:  # each pass drops at least one job whose key was taken meanwhile
+            pipe = self._redis.pipeline(transaction=False)
+            for chunk in pending:
+                self._publish([jobs[i] for i in chunk], pipe)
+            retry = []
+            for chunk, taken in zip(pending, pipe.execute(), strict=True):
+                firsts = {int(taken[k]): _text(taken[k + 1]) for k in range(0, len(taken), 2)}
+                for position, first in firsts.items():
+                    ids[chunk[position]] = first
+                rest = [index for position, index in enumerate(chunk) if position not in firsts]
+                if firsts and rest:
+                    retry.append(rest)
+            pending = retry
+        for index, first_index in repeats.items():
+            ids[index] = ids[first_index]
+        return ids
 
     def outcome(self, job_id: str) -> dict[str, Any] | None:
         """The job's status and attempt log, or None if unknown (or expired)."""
@@ -130,18 +167,41 @@ class Producer:
         return Job.new(request, max_age_s=self.settings.max_age_s, idempotency_key=key,
                        expires_in=expires_in)
 
-    def _script_keys(self, job: Job) -> list[str]:
-        idem = self._keys.idempotency(job.idempotency_key or "")
-        return [self._keys.outcome(job.job_id), idem, self._keys.queue(self.settings.queue),
-                self._keys.watch, self._keys.watch_messages]
+    def _publish(self, jobs: list[Job], client: Any) -> Any:
+        """Run the enqueue script for one message carrying `jobs` (on a pipeline: later)."""
+        queue = self.settings.queue
+        if len(jobs) == 1:
+            watch_id, message = jobs[0].job_id, task_message(jobs[0], queue)
+        else:
+            task_id = str(uuid.uuid4())
+            watch_id, message = batch_watch_id(task_id), batch_message(jobs, queue, task_id)
+        first_look_ms = int((jobs[0].enqueued_at + self.settings.watchdog_grace_s) * 1000)
+        keys = [self._keys.queue(queue), self._keys.watch, self._keys.watch_messages]
+        args: list[str | int] = [watch_id, message, first_look_ms,
+                                 int(self.settings.outcome_ttl_s * 1000), len(jobs)]
+        for job in jobs:
+            keys += [self._keys.outcome(job.job_id),
+                     self._keys.idempotency(job.idempotency_key or "")]
+            window_ms = (int(self.settings.idempotency_window_s * 1000)
+                         if job.idempotency_key else "")
+            fields = [x for pair in initial_fields(job, job.enqueued_at).items() for x in pair]
+            args += [job.job_id, window_ms, len(fields), *fields]
+        return self._enqueue_script(keys=keys, args=args, client=client)
 
-    def _script_args(self, job: Job) -> list[str | int]:
-        window_ms = int(self.settings.idempotency_window_s * 1000) if job.idempotency_key else ""
-        fields = [x for pair in initial_fields(job, job.enqueued_at).items() for x in pair]
-        ttl_ms = int(self.settings.outcome_ttl_s * 1000)
-        first_look_ms = int((job.enqueued_at + self.settings.watchdog_grace_s) * 1000)
-        return [job.job_id, task_message(job, self.settings.queue), window_ms, ttl_ms,
-                first_look_ms, *fields]
+
+def _first_of_each_key(jobs: list[Job]) -> tuple[list[int], dict[int, int]]:
+    """Indexes of the jobs to publish, and {repeat: first} for keys repeated in the call."""
+    first_index: dict[str, int] = {}
+    fresh, repeats = [], {}
+    for index, job in enumerate(jobs):
+        key = job.idempotency_key
+        if key is not None and key in first_index:
+            repeats[index] = first_index[key]
+            continue
+        if key is not None:
+            first_index[key] = index
+        fresh.append(index)
+    return fresh, repeats
 
 
 def _text(value: bytes | str) -> str:

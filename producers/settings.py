@@ -167,6 +167,8 @@ SPECS: tuple[Spec, ...] = (
          _positive_int, "Most hwids / users / push_tokens in one transactional request."),
     Spec("NOTIFY_CONCURRENCY", "concurrency", "16", "whole number >= 1",
          _positive_int, "Sending threads per worker process (run one process per core)."),
+    Spec("NOTIFY_BATCH_SIZE", "batch_size", "16", "whole number >= 1",
+         _positive_int, "Jobs per queue message from `enqueue_many` (1: one message per job)."),
     Spec("NOTIFY_TASK_EVENTS", "task_events", "false", "true or false",
          _bool, "Celery task events from the start (Flower turns them on when it watches)."),
     Spec("NOTIFY_LOG_FORMAT", "log_format", "text", "text or json",
@@ -213,6 +215,7 @@ class Settings:
     dead_ttl_s: float = 1209600.0
     max_targets: int = 1000
     concurrency: int = 16
+    batch_size: int = 16
     task_events: bool = False
     log_format: str = "text"
     log_level: str = "info"

@@ -58,7 +58,9 @@ def test_stats_json_reports_queue_retries_dead_letters_sends_circuit_and_workers
 
     assert result.exit_code == 0, result.output
     stats = json.loads(result.output)
-    assert stats["queue"] == {"name": busy.queue, "depth": 2}
+    # enqueue_many put both jobs in one message: depth counts jobs, not messages
+    assert stats["queue"] == {"name": busy.queue, "depth": 2, "messages": 1,
+                              "estimated": False}
     assert stats["retries"]["parked"] == 1 and 25 < stats["retries"]["next_due_in_s"] <= 30
     assert stats["dead_letters"]["total"] == 3
     assert stats["dead_letters"]["by_reason"] == {"permanent": 2, "expired": 1,
@@ -79,7 +81,7 @@ def test_stats_text_shows_one_row_per_concern(busy):
 
     assert result.exit_code == 0, result.output
     rows = {line.split("  ")[1].strip(): line for line in result.output.splitlines()[1:]}
-    assert "2" in rows[f"queue {busy.queue}"]
+    assert "2 " in rows[f"queue {busy.queue}"] and "in 1 message" in rows[f"queue {busy.queue}"]
     assert "permanent=2" in rows["dead letters"] and "expired=1" in rows["dead letters"]
     assert "success=3" in rows["sends, last 60 s"]
     assert "OPEN" in rows["circuit"] and "token revoked" in rows["circuit"]
@@ -125,3 +127,18 @@ def test_a_stale_heartbeat_is_not_a_live_worker(settings: Settings, redis_client
     beat(redis_client, Keys(settings.key_prefix), "celery@gone", time.time() - 60)
 
     assert run(settings, "health", "--worker").exit_code == 1
+
+
+def test_a_long_queue_is_estimated_from_both_ends(settings: Settings, redis_client: redis.Redis):
+    from producers.message import batch_message, task_message
+    from worker.stats import EXACT_UP_TO, queued_jobs
+
+    key = Keys(settings.key_prefix).queue(settings.queue)
+    jobs = [Job.new(example(), max_age_s=60) for _ in range(3)]
+    batch, single = batch_message(jobs, settings.queue, "t"), task_message(jobs[0], settings.queue)
+    redis_client.rpush(key, *([batch, single] * 10))
+    assert queued_jobs(redis_client, key) == {"depth": 40, "messages": 20, "estimated": False}
+    redis_client.rpush(key, *([batch, single] * EXACT_UP_TO))
+    counted = queued_jobs(redis_client, key)
+    messages = 2 * (EXACT_UP_TO + 10)
+    assert counted == {"depth": 2 * messages, "messages": messages, "estimated": True}

@@ -25,12 +25,18 @@ from celery import Task
 from celery.worker.request import Request
 
 from producers.job import Job
+from producers.message import batch_summary
 
 
 def summarize_args(args: Any) -> str:
-    """`('job=… kind=… app=… platforms=… targets=N attempt=N',)` for a job argument list."""
+    """`('job=… kind=… app=… platforms=… targets=N attempt=N',)` for a job argument list.
+
+    For a batch (one list of jobs): `('batch of N: <first job's summary>, ...',)`.
+    """
     try:
         [payload] = args
+        if isinstance(payload, list):
+            return batch_summary([Job.from_dict(item) for item in payload])
         return f"({Job.from_dict(payload).summary()!r},)"
     except (TypeError, ValueError, KeyError, AttributeError):
         return "('<not a notify-relay job>',)"

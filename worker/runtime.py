@@ -12,6 +12,7 @@ import random
 import socket
 import threading
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import redis
@@ -66,12 +67,15 @@ class Runtime:
     owner: str
     rng: random.Random
     events: Events
+    #: Where `send_batch` runs a batch's jobs side by side. Celery's own threads run
+    #: single-job messages, so a process sends on up to twice NOTIFY_CONCURRENCY.
+    senders: ThreadPoolExecutor
 
     @classmethod
     def build(cls, settings: Settings) -> Runtime:
         client = redis.Redis.from_url(
             settings.redis_url, health_check_interval=30,
-            max_connections=settings.concurrency + 8,
+            max_connections=2 * settings.concurrency + 8,
             socket_connect_timeout=REDIS_TRY_S / 2, socket_timeout=REDIS_TRY_S,
             # Ride out a short Redis restart: a result already received is worth waiting
             # to record, since giving up means sending it again later.
@@ -94,10 +98,11 @@ class Runtime:
             http=NotifyClient(settings.base_url, settings.require_token(),
                               connect_timeout_s=settings.connect_timeout_s,
                               read_timeout_s=settings.read_timeout_s,
-                              pool_size=settings.concurrency),
+                              pool_size=2 * settings.concurrency),
             owner=f"{socket.gethostname()}:{os.getpid()}",
             rng=random.Random(),
             events=Events(metrics=Metrics(client, keys, flush_every_s=METRICS_FLUSH_S)),
+            senders=ThreadPoolExecutor(settings.concurrency, thread_name_prefix="notify-send"),
         )
 
     def claim_owner(self) -> str:
@@ -115,6 +120,7 @@ class Runtime:
         return self.settings.visibility_timeout_s
 
     def close(self) -> None:
+        self.senders.shutdown(wait=True)
         self.http.close()
         self.redis.close()
 

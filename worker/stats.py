@@ -29,7 +29,7 @@ def collect(settings: Settings, client: redis.Redis, now: float | None = None, *
     dead = DeadLetterStore(client, keys, max_count=settings.dead_max, ttl_s=settings.dead_ttl_s)
     return {
         "time": now,
-        "queue": {"name": settings.queue, "depth": int(client.llen(keys.queue(settings.queue)))},
+        "queue": {"name": settings.queue, **queued_jobs(client, keys.queue(settings.queue))},
         "retries": _retries(RetryPark(client, keys, settings.queue), now),
         "dead_letters": {"total": dead.count(),
                          "by_reason": dead.count_by_reason() if dead_by_reason else None},
@@ -40,6 +40,41 @@ def collect(settings: Settings, client: redis.Redis, now: float | None = None, *
         "workers": {node: round(age, 1) for node, age in live_workers(client, keys, now).items()},
         "totals": metrics.read_counters(client, keys),
     }
+
+
+#: Up to this many messages the queue's jobs are counted exactly; past it, estimated.
+EXACT_UP_TO = 2000
+#: Messages read at each end of a longer queue for the estimate.
+SAMPLE = 500
+
+# KEYS: queue. ARGV: exact limit, sample size. Returns {jobs, messages, estimated 0/1}.
+# A message's job count is its `notify_jobs` field (producers/message.py; 1 if absent).
+_QUEUED_JOBS = """
+local function jobs(items)
+  local total = 0
+  for _, message in ipairs(items) do
+    total = total + (tonumber(string.match(message, '"notify_jobs":%s*(%d+)')) or 1)
+  end
+  return total
+end
+local n = redis.call('LLEN', KEYS[1])
+local exact, sample = tonumber(ARGV[1]), tonumber(ARGV[2])
+if n <= exact then return {jobs(redis.call('LRANGE', KEYS[1], 0, -1)), n, 0} end
+local seen = jobs(redis.call('LRANGE', KEYS[1], 0, sample - 1))
+  + jobs(redis.call('LRANGE', KEYS[1], -sample, -1))
+return {math.floor(seen * n / (2 * sample) + 0.5), n, 1}
+"""
+
+
+def queued_jobs(client: redis.Redis, queue_key: str) -> dict[str, Any]:
+    """Jobs waiting in the queue (`depth`), and the messages carrying them.
+
+    `enqueue_many` packs several jobs into one message, so the list's length is not
+    the number of jobs. A long queue is estimated from both ends (`estimated: true`)
+    rather than read whole: one read must not hold Redis for long.
+    """
+    jobs, messages, estimated = client.eval(_QUEUED_JOBS, 1, queue_key, EXACT_UP_TO, SAMPLE)
+    return {"depth": int(jobs), "messages": int(messages), "estimated": bool(estimated)}
 
 
 def _retries(park: RetryPark, now: float) -> dict[str, Any]:

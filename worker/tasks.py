@@ -1,40 +1,117 @@
-"""The one Celery task. It only wires the job to `delivery.deliver`."""
+"""The Celery tasks. They only wire jobs to `delivery.deliver`.
+
+`send` carries one job (`Producer.enqueue`, retries, replays); `send_batch` carries
+several (`Producer.enqueue_many`) and delivers them side by side on the process's
+sender threads, so that Celery's cost per message is paid once per batch.
+"""
 
 from __future__ import annotations
 
 import logging
+import threading
 import time
+from collections import Counter
 from typing import Any
 
 import redis
+from celery import signals
 from celery.exceptions import Reject
 
-from producers.job import TASK_NAME
+from producers.job import BATCH_TASK_NAME, TASK_NAME
+from producers.message import batch_watch_id
 from worker import runtime
 from worker.application import app, settings
 from worker.delivery import deliver, fail_internal
 
 log = logging.getLogger("notify_relay.task")
 
+#: What `_deliver_one` returns when Redis failed: the message must come back.
+REQUEUE = "requeue"
+#: A batch job not started because the worker is stopping: the message comes back.
+UNSTARTED = "unstarted"
+
+#: Set on warm shutdown: sends in flight finish, a batch starts no new one.
+_stopping = threading.Event()
+
+
+@signals.worker_shutting_down.connect
+def _on_shutdown(**_: object) -> None:
+    _stopping.set()
+
 
 @app.task(name=TASK_NAME, bind=True, acks_late=True, reject_on_worker_lost=True,
           ignore_result=True)
 def send(self: Any, job: dict[str, Any]) -> str:
+    rt = _runtime()
+    action = _deliver_one(job, rt)
+    if action == REQUEUE:
+        _requeue()
+    return action
+
+
+@app.task(name=BATCH_TASK_NAME, bind=True, acks_late=True, reject_on_worker_lost=True,
+          ignore_result=True)
+def send_batch(self: Any, jobs: list[dict[str, Any]]) -> str:
+    rt = _runtime()
+    futures = [rt.senders.submit(_deliver_batched, job, rt) for job in jobs]
+    actions = Counter(future.result() for future in futures)
+    if actions[REQUEUE] or actions[UNSTARTED]:
+        # The whole message comes back; the claim skips the jobs already recorded.
+        log.info("requeueing a batch: %s", _counts(actions))
+        _requeue(pause=bool(actions[REQUEUE]))
     try:
-        rt = runtime.current(settings)
+        # Every job is recorded (final, or parked with a message of its own): the batch
+        # message no longer needs watching. Acked right after this returns.
+        with rt.redis.pipeline() as pipe:
+            rt.watchdog.untrack(pipe, batch_watch_id(self.request.id))
+            pipe.execute()
+    except redis.RedisError as exc:
+        log.error("redis error while closing a batch: %s; requeueing", exc)
+        _requeue()
+    return _counts(actions)
+
+
+def _counts(actions: Counter[str]) -> str:
+    return " ".join(f"{action}={count}" for action, count in sorted(actions.items()))
+
+
+def _deliver_batched(job: dict[str, Any], rt: runtime.Runtime) -> str:
+    # A stopping worker finishes what it started and starts nothing new: the rest of a
+    # batch stays queued, and comes back with the requeued message.
+    return UNSTARTED if _stopping.is_set() else _deliver_one(job, rt)
+
+
+def _runtime() -> runtime.Runtime:
+    try:
+        return runtime.current(settings)
     except Exception as exc:  # no runtime, no way to record: keep the message for later
         log.exception("cannot build the worker runtime; requeueing")
         time.sleep(1.0)
         raise Reject(exc, requeue=True) from exc
+
+
+def _deliver_one(job: dict[str, Any], rt: runtime.Runtime) -> str:
     try:
         return deliver(job, rt).action
     except redis.RedisError as exc:
         # Redis is unreachable: keep the message. If the requeue fails too, kombu's
         # visibility timeout brings the message back once Redis is.
         log.error("redis error while delivering: %s; requeueing", exc)
-        time.sleep(0.5)  # do not spin on a Redis that is down
-        raise Reject(exc, requeue=True) from exc
+        return REQUEUE
     except Exception as exc:  # a bug must still leave the job in a known state
         log.exception("internal error while delivering")
-        fail_internal(job, rt, exc)
-        return "dead"
+        error = exc
+    try:
+        fail_internal(job, rt, error)
+    except redis.RedisError:
+        return REQUEUE
+    except Exception:  # not even a job (a hand-made message): nothing to record
+        log.exception("dropping a message item that is not a notify-relay job")
+        return "invalid"
+    return "dead"
+
+
+def _requeue(pause: bool = True) -> None:
+    if pause:
+        time.sleep(0.5)  # do not spin on a Redis that is down
+    raise Reject("requeued", requeue=True)

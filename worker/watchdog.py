@@ -9,9 +9,11 @@ under repeated SIGKILLs.
 Owner of the `watch` sorted set (job id → when to look next, ms) and the
 `watch:messages` hash (job id → the job's latest message). `Producer.enqueue` adds a
 job's first entry in its enqueue script; the worker replaces the message whenever it
-parks the job and removes both when the job is final.
+parks the job and removes both when the job is final. A batch message from
+`enqueue_many` is watched as a whole, under `batch:<task id>`, until the batch task has
+taken every job in it to a recorded state (final, or parked with a message of its own).
 
-A check is one script per job: a job that is final is forgotten; one being sent under
+A check is one script per entry: a job that is final is forgotten; one being sent under
 a live lease is looked at again when the lease ends; otherwise its message must be in
 the queue, in kombu's unacked hash, or in the retry park. If it is nowhere, the
 watchdog pushes it again. A copy that turns out not to have been lost is harmless: the
@@ -25,18 +27,24 @@ import logging
 import redis
 
 from producers.keys import Keys
+from producers.message import batch_watch_id
+
+#: How a batch message's entry is named (producers/message.py).
+BATCH_PREFIX = batch_watch_id("")
 
 log = logging.getLogger("notify_relay.watchdog")
 
 #: Jobs looked at per pass: bounds the time one pass holds Redis.
 BATCH = 200
 
-# KEYS: watch, messages, outcome, queue, unacked, retries. ARGV: job id, now ms, grace ms.
+# KEYS: watch, messages, outcome, queue, unacked, retries.
+# ARGV: job id (or batch id), now ms, grace ms, '1' for a batch (no outcome of its own).
 # Returns 'done', 'leased', 'present' or 'republished'.
 _CHECK = """
 local id, now, grace = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3])
-local h = redis.call('HMGET', KEYS[3], 'status', 'lease_until')
 local message = redis.call('HGET', KEYS[2], id)
+local h = {'batch', '0'}
+if ARGV[4] ~= '1' then h = redis.call('HMGET', KEYS[3], 'status', 'lease_until') end
 if not h[1] or h[1] == 'succeeded' or h[1] == 'dead' or not message then
   redis.call('ZREM', KEYS[1], id)
   redis.call('HDEL', KEYS[2], id)
@@ -79,7 +87,7 @@ class Watchdog:
         pipe.zadd(self._keys.watch, {job_id: int(check_at * 1000) + self._grace_ms})
 
     def untrack(self, pipe: redis.client.Pipeline, job_id: str) -> None:
-        """Queue on `pipe`: the job is final; nothing to watch."""
+        """Queue on `pipe`: the job is final (or the batch done); nothing to watch."""
         pipe.zrem(self._keys.watch, job_id)
         pipe.hdel(self._keys.watch_messages, job_id)
 
@@ -90,9 +98,10 @@ class Watchdog:
         pipe = self._redis.pipeline(transaction=False)
         for raw in due:
             job_id = raw.decode()
+            batch = "1" if job_id.startswith(BATCH_PREFIX) else ""
             keys = [self._keys.watch, self._keys.watch_messages, self._keys.outcome(job_id),
                     self._queue_key, self._keys.unacked, self._keys.retries]
-            self._check(keys=keys, args=[job_id, now_ms, self._grace_ms], client=pipe)
+            self._check(keys=keys, args=[job_id, now_ms, self._grace_ms, batch], client=pipe)
         counts: dict[str, int] = {}
         for verdict in pipe.execute() if due else []:
             name = verdict.decode()

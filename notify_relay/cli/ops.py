@@ -64,7 +64,7 @@ def render(settings: Settings, s: dict[str, Any]) -> str:
     dead = s["dead_letters"]
     rows = [
         f"notify-relay stats  {stamp}  (prefix {settings.key_prefix})",
-        _row(f"queue {s['queue']['name']}", s["queue"]["depth"], "waiting"),
+        _row(f"queue {s['queue']['name']}", s["queue"]["depth"], _queue(s["queue"])),
         _row("parked retries", retries["parked"], "" if due is None else f"next due in {due}s"),
         _row("dead letters", dead["total"], _pairs(dead["by_reason"] or {})),
         _row("sends, last 60 s", sum(s["last_minute"].values()), _pairs(s["last_minute"])),
@@ -81,6 +81,11 @@ def render(settings: Settings, s: dict[str, Any]) -> str:
 
 def _row(label: str, value: object, detail: str) -> str:
     return f"  {label:<22}{value!s:>8}  {detail}".rstrip()
+
+
+def _queue(queue: dict[str, Any]) -> str:
+    about = "about " if queue.get("estimated") else ""
+    return f"{about}jobs waiting, in {queue.get('messages', 0)} message(s)"
 
 
 def _pairs(counts: dict[str, Any]) -> str:

@@ -183,10 +183,17 @@ def strict_json(text: str) -> Any:
 
 
 def queued_request(message: bytes) -> Any:
-    """The request inside a kombu message, decoded as strictly as JSON allows."""
+    """The request inside a one-job kombu message, decoded as strictly as JSON allows."""
+    [request] = queued_requests(message)
+    return request
+
+
+def queued_requests(message: bytes) -> list[Any]:
+    """The requests inside a kombu message (one job, or a batch of them)."""
     envelope = strict_json(message.decode())
-    [[job], _kwargs, _embed] = strict_json(base64.b64decode(envelope["body"]).decode())
-    return job["request"]
+    [[argument], _kwargs, _embed] = strict_json(base64.b64decode(envelope["body"]).decode())
+    jobs = argument if isinstance(argument, list) else [argument]
+    return [job["request"] for job in jobs]
 
 
 # --- fixtures ---
@@ -301,9 +308,10 @@ def test_the_enqueue_command_queues_a_file_only_if_every_line_is_valid(
         assert_cli_errors(lines, done.stderr)
         return
     job_ids = done.stdout.split()
-    assert len(job_ids) == len(lines) == len(queue) - before
-    for message in queue.newest(len(job_ids)):
-        body = queued_request(message)
+    bodies = [body for message in queue.newest(len(queue) - before)
+              for body in queued_requests(message)]
+    assert len(job_ids) == len(lines) == len(bodies)
+    for body in bodies:
         assert validate(body) == body
 
 

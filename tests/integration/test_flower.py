@@ -200,3 +200,6 @@ def test_flower_summaries_are_built_from_the_job_whatever_the_publisher_sent():
     summary = summarize_args([job])
     assert summary.startswith("('job=j1 kind=transactional") and "u-9" not in summary
     assert summarize_args([{"not": "a job"}]) == "('<not a notify-relay job>',)"
+    batch = summarize_args([[job, {**job, "job_id": "j2"}]])
+    assert batch.startswith("('batch of 2: job=j1 kind=transactional") and "u-9" not in batch
+    assert summarize_args([[job, {"not": "a job"}]]) == "('<not a notify-relay job>',)"

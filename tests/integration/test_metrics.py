@@ -61,9 +61,11 @@ def test_the_metrics_endpoint_counts_what_the_workers_did(
 
     outcomes = [producer.wait(job_id, timeout=30) for job_id in producer.enqueue_many(requests_)]
     assert [o["status"] for o in outcomes].count("succeeded") == 9
-    # Counters are written just after the outcome: poll the scrape, not the clock.
-    wait_until(lambda: scrape(exporter).get(("notify_relay_sent_total", ())) == 9, 10,
-               "the exporter to count 9 sends")
+    # Each process flushes its counters just after the outcome, on its own schedule:
+    # poll the scrape until every process's share is in, not the clock.
+    wait_until(lambda: scrape(exporter).get(("notify_relay_sent_total", ())) == 9
+               and scrape(exporter).get(("notify_relay_send_duration_seconds_count", ())) == 12,
+               10, "the exporter to count 9 sends out of 12 attempts")
     metrics = scrape(exporter)
 
     def value(name: str, **labels: str) -> float:

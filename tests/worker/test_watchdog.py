@@ -8,7 +8,7 @@ import pytest
 
 from producers.job import Job
 from producers.keys import Keys
-from producers.message import task_message
+from producers.message import batch_message, batch_watch_id, task_message
 from producers.outcomes import OutcomeStore, Status
 from worker.watchdog import Watchdog
 
@@ -75,3 +75,33 @@ def test_a_job_being_sent_is_looked_at_again_after_its_lease(redis_client, keys,
     assert watchdog.check(now=100.0) == {"leased": 1}
     assert watchdog.check(now=125.0) == {}  # lease ends at 120, plus the grace
     assert watchdog.check(now=131.0) == {"republished": 1}
+
+
+def watched_batch(redis_client, keys, watchdog) -> tuple[str, str]:
+    jobs = [Job(job_id=f"job-{i}", request={"segment": {"application": "APP"}},
+                enqueued_at=0.0, expires_at=1e12) for i in range(3)]
+    watch_id = batch_watch_id("task-1")
+    message = batch_message(jobs, QUEUE, "task-1")
+    pipe = redis_client.pipeline()
+    watchdog.track(pipe, watch_id, message, check_at=0.0)
+    pipe.execute()
+    return watch_id, message
+
+
+def test_a_lost_batch_message_is_published_again_without_looking_at_outcomes(
+        redis_client, keys, watchdog):
+    _, message = watched_batch(redis_client, keys, watchdog)
+    assert watchdog.check(now=100.0) == {"republished": 1}
+    assert redis_client.lrange(keys.queue(QUEUE), 0, -1) == [message.encode()]
+    assert watchdog.check(now=111.0) == {"present": 1}
+
+
+def test_a_batch_held_unacknowledged_is_left_alone_and_forgotten_once_untracked(
+        redis_client, keys, watchdog):
+    watch_id, message = watched_batch(redis_client, keys, watchdog)
+    redis_client.hset(keys.unacked, json.loads(message)["properties"]["delivery_tag"], "[...]")
+    assert watchdog.check(now=100.0) == {"present": 1}
+    pipe = redis_client.pipeline()
+    watchdog.untrack(pipe, watch_id)  # what send_batch does once every job is recorded
+    pipe.execute()
+    assert watchdog.size() == 0 and redis_client.hlen(keys.watch_messages) == 0

@@ -1,0 +1,75 @@
+"""Batch messages (`enqueue_many`) through real workers and the emulator.
+
+A batch's jobs are delivered side by side, each with its own claim, outcome and
+retry; the batch message stops being watched once every job in it is recorded.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from notify_relay.processes import wait_until
+from producers import Producer
+from producers.keys import Keys
+from tests.integration.helpers import example
+
+pytestmark = pytest.mark.integration
+
+
+def test_every_job_of_every_batch_is_sent_once_and_recorded(
+        settings, start_worker, emulator_client, redis_client):
+    batching = settings.replace(batch_size=8)
+    producer = Producer(settings=batching)
+    try:
+        ids = producer.enqueue_many([example() for _ in range(30)])
+        start_worker(settings_override=batching)
+        outcomes = [producer.wait(job_id, timeout=30) for job_id in ids]
+    finally:
+        producer.close()
+    assert {o["status"] for o in outcomes} == {"succeeded"}
+    assert all(o["attempt_count"] == 1 for o in outcomes)
+    assert len(emulator_client.requests()) == 30
+    keys = Keys(settings.key_prefix)
+    wait_until(lambda: redis_client.zcard(keys.watch) == 0, 10, "the batches to be unwatched")
+    assert redis_client.hlen(keys.watch_messages) == 0
+
+
+def test_one_failing_job_is_retried_alone_while_its_batch_succeeds(
+        settings, start_worker, emulator_client, redis_client):
+    batching = settings.replace(batch_size=5)
+    emulator_client.script({"kind": "respond", "status": 503, "count": 1})
+    producer = Producer(settings=batching)
+    try:
+        ids = producer.enqueue_many([example() for _ in range(5)])
+        start_worker(settings_override=batching)
+        outcomes = [producer.wait(job_id, timeout=30) for job_id in ids]
+    finally:
+        producer.close()
+    assert {o["status"] for o in outcomes} == {"succeeded"}
+    assert sorted(o["attempt_count"] for o in outcomes) == [1, 1, 1, 1, 2]
+    assert len(emulator_client.requests()) == 6
+    keys = Keys(settings.key_prefix)
+    wait_until(lambda: redis_client.zcard(keys.watch) == 0, 10, "nothing left to watch")
+
+
+def test_a_batch_redelivered_after_it_was_done_sends_nothing_again(
+        settings, start_worker, emulator_client, redis_client):
+    """A copy of a finished batch (say, republished by the watchdog) is fenced by claims."""
+    batching = settings.replace(batch_size=4)
+    producer = Producer(settings=batching)
+    keys = Keys(settings.key_prefix)
+    queue = keys.queue(settings.queue)
+    try:
+        ids = producer.enqueue_many([example() for _ in range(4)])
+        [message] = redis_client.lrange(queue, 0, -1)
+        worker = start_worker(settings_override=batching)
+        for job_id in ids:
+            producer.wait(job_id, timeout=30)
+        redis_client.rpush(queue, message)
+        wait_until(lambda: worker.log_text().count("verdict=final") == 4, 20,
+                   "the copy's four jobs to be skipped")
+        outcomes = [producer.outcome(job_id) for job_id in ids]
+    finally:
+        producer.close()
+    assert [o["attempt_count"] for o in outcomes] == [1, 1, 1, 1]
+    assert len(emulator_client.requests()) == 4
