@@ -38,7 +38,8 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--n0", type=int, help="jobs per run at 0 ms (default 3000)")
     parser.add_argument("--n50", type=int, help="jobs per run at 50 ms (default 1500; 0 skips)")
     parser.add_argument("--enqueue-n", type=int, help="jobs per enqueue run (default 10000)")
-    parser.add_argument("--layouts", help="notify-relay layouts, first = default: 1x32,2x16")
+    parser.add_argument("--layouts", help="notify-relay layouts, first = default: 2x64,2x16:1 "
+                        "(PxS: P processes, S senders; :1 one job per message)")
     parser.add_argument("--no-peers", action="store_true", help="notify-relay only")
     parser.add_argument("--memory-jobs", type=int, help="last memory checkpoint (100000)")
     parser.add_argument("--out", type=Path, help="results folder (default: a new timestamp)")
@@ -49,7 +50,7 @@ def make_plan(args: argparse.Namespace) -> Plan:
     plan = Plan()
     if args.quick:
         plan = Plan(runs=1, n={0.0: 600, 50.0: 400}, enqueue_n=1000, capacity_n=1000,
-                    layouts=("1x32", "2x16"), paced_s=2.0,
+                    layouts=("2x64", "2x16:1"), paced_s=2.0,
                     parts=("capacity", "e2e", "enqueue", "latency"))
     if args.memory:
         plan.parts = ("memory",)

@@ -49,7 +49,7 @@ SPECIFIC_STEPS: tuple[tuple[str, str], ...] = (
     ("re-validation in the worker", "validate (producers/validation.py"),
     ("circuit check / reset", "(worker/circuit.py"),
     ("rate limiter (acquire, on_success)", "(worker/ratelimit.py"),
-    ("HTTP POST (requests)", "NotifyClient.post (worker/http.py"),
+    ("HTTP POST (urllib3)", "NotifyClient.post (worker/http.py"),
     ("classify", "classify (worker/classify.py"),
     ("metrics", "(worker/metrics.py"),
     ("events / logs", "(worker/events.py"),

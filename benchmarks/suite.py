@@ -30,14 +30,14 @@ class Plan:
     n: dict[float, int] = field(default_factory=lambda: {0.0: 3000, 50.0: 1500})
     enqueue_n: int = 10_000
     capacity_n: int = 4000
-    layouts: Sequence[str] = ("1x32", "2x8", "2x16", "2x32")
+    layouts: Sequence[str] = ("2x64", "1x64", "2x32", "2x128", "2x16:1")
     peers: bool = True
     paced_s: float = 6.0
     parts: Sequence[str] = ("capacity", "e2e", "enqueue", "latency", "profile")
     profile_n: int = 6000
     profile_s: float = 8.0
     memory_checkpoints: Sequence[int] = (10_000, 100_000)
-    memory_layout: str = "1x32"
+    memory_layout: str = "2x64"
 
 
 def log(text: str) -> None:

@@ -62,6 +62,10 @@ class System:
         shape = f"{self.processes}x{self.threads}"
         return shape if self.batch_size is None else f"{shape}:{self.batch_size}"
 
+    @property
+    def one_job_per_message(self) -> bool:
+        return self.batch_size == 1
+
     def prefill(self, target: Target, bodies: Sequence[dict[str, Any]]) -> None:
         """Put one job per body on the queue, before any worker runs."""
         if self.family == "notify-relay":
@@ -77,6 +81,7 @@ class System:
                "BENCH_ENDPOINT_URL": target.endpoint_url}
         if self.family == "notify-relay":
             env.update(notify_relay_env(target, self.threads, self.batch_size))
+            env["NOTIFY_BATCH_SIZE"] = str(self.batch_size or Settings().batch_size)
             return [Service(f"{tag}-{i}", worker_argv("-n", f"nr{i}@%h"), env, log_dir)
                     for i in range(self.processes)]
         return [Service(tag, self.argv(), env, log_dir)]
@@ -94,13 +99,18 @@ class System:
 
 def notify_relay_env(target: Target, threads: int | None = None,
                      batch_size: int | None = None) -> dict[str, str]:
-    """The worker's environment: defaults, except the limit (high) and the layout."""
+    """The worker's environment: defaults, except the limit (high) and the layout.
+
+    `threads` is what sends: the batch senders (NOTIFY_BATCH_SENDERS) when jobs travel
+    in batches, Celery's threads (NOTIFY_CONCURRENCY) when each message is one job.
+    """
     env = {"REDIS_URL": target.redis_url, "PUSHWOOSH_API_TOKEN": TOKEN,
            "PUSHWOOSH_BASE_URL": target.endpoint_url, "NOTIFY_RATE_LIMIT": RATE_LIMIT}
-    if threads is not None:
-        env["NOTIFY_CONCURRENCY"] = str(threads)
     if batch_size is not None:
         env["NOTIFY_BATCH_SIZE"] = str(batch_size)
+    if threads is not None:
+        name = "NOTIFY_CONCURRENCY" if batch_size == 1 else "NOTIFY_BATCH_SENDERS"
+        env[name] = str(threads)
     return env
 
 
@@ -135,7 +145,8 @@ def _prefill_dramatiq(target: Target, bodies: Sequence[dict[str, Any]]) -> None:
     actor.broker.close()
 
 
-NOTIFY_RELAY_DEFAULT = System("notify-relay", 1, 32, default=True)
+#: What the compose file runs: 2 worker processes with every setting at its default.
+NOTIFY_RELAY_DEFAULT = System("notify-relay", 2, Settings().batch_senders, default=True)
 
 PEERS_0MS = (
     System("celery", 1, 2, pool="prefork", default=True),
@@ -146,7 +157,8 @@ PEERS_50MS = (*PEERS_0MS, System("dramatiq", 2, 64))
 
 
 def notify_relay(layout: str) -> System:
-    """`"2x32"` → 2 worker processes of 32 threads each; `"2x32:1"` → one job per message."""
+    """`"2x64"` → 2 worker processes of 64 senders; `"2x16:1"` → one job per message, sent
+    on 16 Celery threads per process (see `notify_relay_env`)."""
     shape, _, per_message = layout.lower().partition(":")
     processes, threads = (int(x) for x in shape.split("x"))
     batch_size = int(per_message) if per_message else None

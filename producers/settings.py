@@ -166,9 +166,12 @@ SPECS: tuple[Spec, ...] = (
     Spec("NOTIFY_MAX_TARGETS", "max_targets", "1000", "whole number >= 1",
          _positive_int, "Most hwids / users / push_tokens in one transactional request."),
     Spec("NOTIFY_CONCURRENCY", "concurrency", "16", "whole number >= 1",
-         _positive_int, "Sending threads per worker process (run one process per core)."),
+         _positive_int, "Celery threads per worker process: messages taken at once; a "
+         "one-job message sends on its thread (run one process per core)."),
     Spec("NOTIFY_BATCH_SIZE", "batch_size", "16", "whole number >= 1",
          _positive_int, "Jobs per queue message from `enqueue_many` (1: one message per job)."),
+    Spec("NOTIFY_BATCH_SENDERS", "batch_senders", "64", "whole number >= 1",
+         _positive_int, "Threads per worker process sending the jobs of batch messages."),
     Spec("NOTIFY_TASK_EVENTS", "task_events", "false", "true or false",
          _bool, "Celery task events from the start (Flower turns them on when it watches)."),
     Spec("NOTIFY_LOG_FORMAT", "log_format", "text", "text or json",
@@ -216,6 +219,7 @@ class Settings:
     max_targets: int = 1000
     concurrency: int = 16
     batch_size: int = 16
+    batch_senders: int = 64
     task_events: bool = False
     log_format: str = "text"
     log_level: str = "info"
@@ -257,6 +261,11 @@ class Settings:
         worker died, so a message that is still nowhere was lost (worker/watchdog.py).
         """
         return 2 * self.visibility_timeout_s
+
+    @property
+    def max_sends(self) -> int:
+        """Sends one worker process may have in flight: its HTTP and Redis pools' size."""
+        return self.concurrency + self.batch_senders
 
     def require_token(self) -> str:
         """The API token, or a `SettingsError` saying how to provide it."""

@@ -33,6 +33,7 @@ BAD_VALUES: dict[str, str] = {
     "NOTIFY_MAX_TARGETS": "-3",
     "NOTIFY_CONCURRENCY": "many",
     "NOTIFY_BATCH_SIZE": "0",
+    "NOTIFY_BATCH_SENDERS": "lots",
     "NOTIFY_LOG_FORMAT": "xml",
     "NOTIFY_LOG_LEVEL": "verbose",
     "FLOWER_BASIC_AUTH": "ops-without-password",

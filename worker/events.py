@@ -7,12 +7,14 @@ Log lines (logger `notify_relay.delivery`; `key=value` text or JSON, see logs.py
 
     attempt job=… app=… attempt=2 outcome=transient http_status=503 duration_ms=41.2
     state   job=… attempt=2 status=retrying outcome=transient http_status=503 retry_in_s=0.8
-    state   job=… attempt=3 status=succeeded http_status=200 duration_ms=12 message_code=…
+    state   job=… app=… attempt=3 status=succeeded http_status=200 duration_ms=12 message_code=…
     state   job=… attempt=1 status=dead reason=permanent http_status=400 error="…"
     defer   job=… attempt=3 why=circuit_open retry_in_s=1.4
     circuit status=open job=… http_status=401          (once per episode, at ERROR)
 
-Retries are INFO; a dead letter is a WARNING; stopping every send is an ERROR.
+A success is one INFO line (its `attempt` line is DEBUG: the `state` line says it all,
+and at a thousand sends a second a line costs ~0.07 ms of CPU). Other attempts and
+retries are INFO; a dead letter is a WARNING; stopping every send is an ERROR.
 """
 
 from __future__ import annotations
@@ -42,7 +44,7 @@ class Events:
     def attempt(self, job: Job, attempt: Attempt, verdict: Verdict) -> None:
         """One send finished (whatever its class)."""
         failed = verdict.cls is not FailureClass.SUCCESS
-        emit(log, logging.INFO, "attempt", job=job.job_id, app=job.application,
+        emit(log, logging.INFO if failed else logging.DEBUG, "attempt", job=job.job_id, app=job.application,
              attempt=attempt.number, outcome=verdict.cls.value,
              http_status=verdict.http_status, grpc_code=verdict.grpc_code,
              duration_ms=attempt.duration_ms, ambiguous=verdict.ambiguous or None,
@@ -51,8 +53,8 @@ class Events:
             self._metrics.attempt(verdict.cls.value, (attempt.duration_ms or 0.0) / 1000)
 
     def succeeded(self, job: Job, attempt: Attempt) -> None:
-        emit(log, logging.INFO, "state", job=job.job_id, attempt=attempt.number,
-             status="succeeded", http_status=attempt.http_status,
+        emit(log, logging.INFO, "state", job=job.job_id, app=job.application,
+             attempt=attempt.number, status="succeeded", http_status=attempt.http_status,
              duration_ms=attempt.duration_ms, message_code=attempt.message_code)
         self._count("succeeded")
 

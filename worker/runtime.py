@@ -67,15 +67,16 @@ class Runtime:
     owner: str
     rng: random.Random
     events: Events
-    #: Where `send_batch` runs a batch's jobs side by side. Celery's own threads run
-    #: single-job messages, so a process sends on up to twice NOTIFY_CONCURRENCY.
+    #: Where `send_batch` runs a batch's jobs side by side (NOTIFY_BATCH_SENDERS threads).
+    #: Celery's own threads send one-job messages and wait for batches, so a few of them
+    #: keep many senders busy, and a process reserves only NOTIFY_CONCURRENCY messages.
     senders: ThreadPoolExecutor
 
     @classmethod
     def build(cls, settings: Settings) -> Runtime:
         client = redis.Redis.from_url(
             settings.redis_url, health_check_interval=30,
-            max_connections=2 * settings.concurrency + 8,
+            max_connections=settings.max_sends + 8,
             socket_connect_timeout=REDIS_TRY_S / 2, socket_timeout=REDIS_TRY_S,
             # Ride out a short Redis restart: a result already received is worth waiting
             # to record, since giving up means sending it again later.
@@ -98,11 +99,11 @@ class Runtime:
             http=NotifyClient(settings.base_url, settings.require_token(),
                               connect_timeout_s=settings.connect_timeout_s,
                               read_timeout_s=settings.read_timeout_s,
-                              pool_size=2 * settings.concurrency),
+                              pool_size=settings.max_sends),
             owner=f"{socket.gethostname()}:{os.getpid()}",
             rng=random.Random(),
             events=Events(metrics=Metrics(client, keys, flush_every_s=METRICS_FLUSH_S)),
-            senders=ThreadPoolExecutor(settings.concurrency, thread_name_prefix="notify-send"),
+            senders=ThreadPoolExecutor(settings.batch_senders, thread_name_prefix="notify-send"),
         )
 
     def claim_owner(self) -> str:

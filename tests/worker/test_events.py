@@ -68,10 +68,10 @@ def lines(caplog: pytest.LogCaptureFixture) -> list[dict[str, Any]]:
     return [r.notify for r in caplog.records if r.name == "notify_relay.delivery"]
 
 
-def test_an_attempt_and_a_success_log_job_attempt_status_http_and_duration(
+def test_a_success_is_one_info_line_with_job_app_attempt_status_http_and_duration(
         events, job, caplog, redis_client, keys):
     verdict = Verdict(FailureClass.SUCCESS, http_status=200, message_code="AB-1")
-    caplog.set_level(logging.INFO, "notify_relay")
+    caplog.set_level(logging.DEBUG, "notify_relay")
 
     events.attempt(job, attempt_of(verdict), verdict)
     events.succeeded(job, attempt_of(verdict))
@@ -80,10 +80,11 @@ def test_an_attempt_and_a_success_log_job_attempt_status_http_and_duration(
     assert sent == {"event": "attempt", "job": job.job_id, "app": "ABCDE-12345",
                     "attempt": 2, "outcome": "success", "http_status": 200,
                     "duration_ms": 42.5}
-    assert state == {"event": "state", "job": job.job_id, "attempt": 2,
+    assert state == {"event": "state", "job": job.job_id, "app": "ABCDE-12345", "attempt": 2,
                      "status": "succeeded", "http_status": 200, "duration_ms": 42.5,
                      "message_code": "AB-1"}
     assert caplog.records[0].getMessage().startswith(f"attempt job={job.job_id} ")
+    assert [r.levelno for r in caplog.records] == [logging.DEBUG, logging.INFO]
     counters = read_counters(redis_client, keys)
     assert (counters["attempts:success"], counters["succeeded"]) == (1, 1)
     assert counters["latency:0.05"] == 1 and counters["latency_sum"] == pytest.approx(0.0425)
@@ -200,7 +201,7 @@ def test_a_worker_with_json_logs_writes_every_line_as_json_with_the_job_fields(
     wait_until(lambda: any(r.get("status") == "succeeded" for r in logged()), 10,
                "the success line")
     mine = [r for r in logged() if r.get("job") == job_id]
-    assert [r["event"] for r in mine] == ["attempt", "state"]
+    assert [r["event"] for r in mine] == ["state"]  # a success's attempt line is DEBUG
     assert mine[0]["http_status"] == 200 and mine[0]["duration_ms"] > 0
     assert all(r["task_name"] == "notify_relay.send" for r in mine)
     assert any(r["logger"].startswith("celery") for r in logged())
