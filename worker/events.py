@@ -44,8 +44,8 @@ class Events:
     def attempt(self, job: Job, attempt: Attempt, verdict: Verdict) -> None:
         """One send finished (whatever its class)."""
         failed = verdict.cls is not FailureClass.SUCCESS
-        emit(log, logging.INFO if failed else logging.DEBUG, "attempt", job=job.job_id, app=job.application,
-             attempt=attempt.number, outcome=verdict.cls.value,
+        emit(log, logging.INFO if failed else logging.DEBUG, "attempt", job=job.job_id,
+             app=job.application, attempt=attempt.number, outcome=verdict.cls.value,
              http_status=verdict.http_status, grpc_code=verdict.grpc_code,
              duration_ms=attempt.duration_ms, ambiguous=verdict.ambiguous or None,
              error=_short(verdict.message) if failed else None)
