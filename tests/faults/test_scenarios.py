@@ -66,7 +66,9 @@ def run(scenario: Scenario, publish: Publish) -> Reconciliation:
 @pytest.mark.timeout(180)
 def test_a_worker_sigkilled_every_few_seconds_loses_nothing(
         scenario: ScenarioFactory, publish: Publish) -> None:
-    s = scenario(Plan("worker-sigkill", feed_s=14.0, latency_ms=100.0, deadline_s=70.0))
+    # A small batch every 0.1 s and slow answers: every kill meets sends in flight.
+    s = scenario(Plan("worker-sigkill", feed_s=14.0, batches=140, latency_ms=200.0,
+                      deadline_s=70.0))
     s.every(3.0, "SIGKILL a worker, start a new one", s.kill_next_worker,
             start_s=1.5, until_s=13.5)
     result = run(s, publish)

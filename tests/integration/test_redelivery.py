@@ -102,7 +102,7 @@ def test_replay_from_the_dead_letter_store_sends_again_and_records_the_new_outco
 def test_sigterm_lets_in_flight_sends_finish_and_starts_nothing_new(
         producer, start_worker, settings, emulator_client):
     emulator_client.set_latency(1500)
-    worker = start_worker(settings_override=settings.replace(concurrency=2))
+    worker = start_worker(settings_override=settings.replace(concurrency=2, batch_senders=2))
     job_ids = producer.enqueue_many([example() for _ in range(4)])
     emulator_client.wait_for_requests(2, timeout=15)
 
