@@ -19,8 +19,8 @@ from typing import Any
 from urllib.parse import unquote, urlsplit
 from urllib.request import getproxies_environment, proxy_bypass_environment
 
-import urllib3
 import certifi
+import urllib3
 from urllib3.exceptions import HTTPError
 
 from worker.classify import SendResult
