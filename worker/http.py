@@ -17,7 +17,10 @@ import os
 import time
 from typing import Any
 from urllib.parse import unquote, urlsplit
-from urllib.request import getproxies_environment, proxy_bypass_environment
+from urllib.request import (
+    getproxies_environment,
+    proxy_bypass_environment,  # type: ignore[attr-defined]  # untyped
+)
 
 import certifi
 import urllib3
