@@ -15,12 +15,10 @@ from __future__ import annotations
 import json
 import os
 import time
+import urllib.request
 from typing import Any
 from urllib.parse import unquote, urlsplit
-from urllib.request import (
-    getproxies_environment,
-    proxy_bypass_environment,  # type: ignore[attr-defined]  # untyped
-)
+from urllib.request import getproxies_environment
 
 import certifi
 import urllib3
@@ -108,7 +106,8 @@ def _environ_proxy(url: str) -> str | None:
     parts = urlsplit(url)
     proxies = getproxies_environment()
     host = parts.netloc.rpartition("@")[2]
-    if proxy_bypass_environment(host, proxies):
+    # proxy_bypass_environment exists on every platform but typeshed leaves it out.
+    if urllib.request.proxy_bypass_environment(host, proxies):  # type: ignore[attr-defined]
         return None
     return proxies.get(parts.scheme) or proxies.get("all")
 
