@@ -11,7 +11,7 @@ no other module writes it.
 | `idem:{key}`              | string | producers/producer.py   | TTL NOTIFY_IDEMPOTENCY_WINDOW |
 | `<queue>`, `unacked*`     | kombu  | Celery / kombu          | live jobs only             |
 | `retries`                 | zset   | worker/retries.py       | one entry per live job     |
-| `watch`, `watch:messages` | zset+hash | worker/watchdog.py (*) | one entry per live job |
+| `watch`, `watch:messages` | zset+hash | worker/watchdog.py (*) | one entry per live job or batch |
 | `dead:index`, `dead:entries` | zset+hash | worker/deadletters.py | NOTIFY_DEAD_MAX / _TTL |
 | `dead:reasons`            | hash   | worker/deadletters.py   | one field per reason       |
 | `circuit`                 | hash   | worker/circuit.py       | one key                    |
@@ -20,8 +20,10 @@ no other module writes it.
 | `stats:window:<t>`        | hash   | worker/metrics.py       | TTL 2 min                  |
 | `stats:workers`           | zset   | worker/health.py        | pruned; TTL 1 d            |
 
-(*) the producer's enqueue script writes a job's first watch entry, in the same script
-that queues its message.
+(*) the producer's enqueue script writes a message's first watch entry (under the job's
+id, or `batch:<task id>` for a batch), in the same script that queues the message. The
+batch script touches several jobs' keys, so it needs one Redis node (as kombu's Redis
+transport does anyway), not a cluster.
 """
 
 from __future__ import annotations

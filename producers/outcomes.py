@@ -8,6 +8,7 @@ the functions here, so the record's shape lives in one module.
 from __future__ import annotations
 
 import enum
+import hashlib
 import json
 import time
 from dataclasses import asdict, dataclass
@@ -126,6 +127,9 @@ return {'claimed', detail, tostring(attempts)}
 """
 
 
+_CLAIM_SHA = hashlib.sha1(_CLAIM.encode()).hexdigest()  # what Redis names the script by
+
+
 # Record a state change. KEYS: outcome hash, attempts list. ARGV: ttl ms, attempt json ('':
 # none), '1' to revive a final job (a replay), field, value, ... Returns 1, or 0 when the
 # job was already final (nothing changed but the attempt log): a worker that outlived its
@@ -158,6 +162,11 @@ class Claim:
         return self.detail == "abandoned"
 
 
+def parse_claim(job: Job, reply: list[bytes]) -> Claim:
+    attempts = int(reply[2]) if len(reply) > 2 else job.attempt
+    return Claim(reply[0].decode(), reply[1].decode(), attempts)
+
+
 class OutcomeStore:
     def __init__(self, client: redis.Redis, keys: Keys, ttl_s: float) -> None:
         self._redis = client
@@ -173,13 +182,27 @@ class OutcomeStore:
         return _decode_record(raw, attempts) if raw else None
 
     def claim(self, job: Job, *, owner: str, lease_s: float, now: float | None = None) -> Claim:
+        keys, args = self._claim_call(job, owner, lease_s, now)
+        return parse_claim(job, self._claim(keys=keys, args=args))
+
+    def queue_claim(self, pipe: redis.client.Pipeline, job: Job, *, owner: str,
+                    lease_s: float, now: float | None = None) -> None:
+        """`claim` as one EVALSHA on a pipeline (read the reply with `parse_claim`).
+
+        EVALSHA, not the registered script: redis-py asks SCRIPT EXISTS before every
+        pipeline holding a script object, a round trip per send. The caller handles a
+        NOSCRIPT reply (a restarted Redis) by calling `claim`, which loads the script;
+        a second claim by the same owner is recognised as the same claim.
+        """
+        keys, args = self._claim_call(job, owner, lease_s, now)
+        pipe.evalsha(_CLAIM_SHA, len(keys), *keys, *args)
+
+    def _claim_call(self, job: Job, owner: str, lease_s: float,
+                    now: float | None) -> tuple[list[str], list[Any]]:
         now_ms = int((time.time() if now is None else now) * 1000)
         fields = [x for pair in initial_fields(job, now_ms / 1000).items() for x in pair]
         keys = [self._keys.outcome(job.job_id), self._keys.attempts(job.job_id)]
-        args = [job.attempt, now_ms, int(lease_s * 1000), owner, self._ttl_ms, *fields]
-        reply = self._claim(keys=keys, args=args)
-        attempts = int(reply[2]) if len(reply) > 2 else job.attempt
-        return Claim(reply[0].decode(), reply[1].decode(), attempts)
+        return keys, [job.attempt, now_ms, int(lease_s * 1000), owner, self._ttl_ms, *fields]
 
     def record(
         self, pipe: redis.client.Pipeline, job: Job, attempt: Attempt | None, status: Status,

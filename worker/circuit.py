@@ -59,6 +59,10 @@ class Circuit:
         self._trip = client.register_script(_TRIP)
         self._closed_until = 0.0  # monotonic time until which "closed" is trusted
 
+    def known_closed(self) -> bool:
+        """True while this process saw the circuit closed less than CLOSED_CACHE_S ago."""
+        return time.monotonic() < self._closed_until
+
     def check(self, now: float) -> CircuitState:
         if time.monotonic() < self._closed_until:
             return CircuitState("closed", 0.0)

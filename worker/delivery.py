@@ -14,7 +14,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from producers.job import Job
-from producers.outcomes import Attempt, Status
+from producers.outcomes import Attempt, Claim, Status, parse_claim
 from producers.validation import ValidationError, validate
 from worker.backoff import retry_delay_s
 from worker.classify import Verdict, classify
@@ -38,7 +38,7 @@ class Done:
 
 def deliver(payload: dict[str, Any], rt: Runtime, now: float | None = None) -> Done:
     job = Job.from_dict(payload)
-    claim = rt.outcomes.claim(job, owner=rt.claim_owner(), lease_s=rt.lease_s, now=now)
+    claim, wait_s = _claim(job, rt, now)
     if claim.verdict in ("final", "stale"):
         rt.events.skipped(job, claim.verdict, claim.detail)
         return Done("skipped", claim.detail if claim.verdict == "final" else "stale")
@@ -49,10 +49,35 @@ def deliver(payload: dict[str, Any], rt: Runtime, now: float | None = None) -> D
         rt.events.abandoned(job)
     # Go on from the stored count: a takeover moves it on, maybe past this copy's (_CLAIM).
     job = replace(job, attempt=claim.attempts, retries=job.retries + int(claim.abandoned))
-    return _deliver_claimed(job, rt, time.time() if now is None else now)
+    return _deliver_claimed(job, rt, time.time() if now is None else now, wait_s)
 
 
-def _deliver_claimed(job: Job, rt: Runtime, now: float) -> Done:
+def _claim(job: Job, rt: Runtime, now: float | None) -> tuple[Claim, float | None]:
+    """Claim the job and, when it will most likely be sent at once, ask the limiter in the
+    same round trip (its answer, or None when it was not asked).
+
+    Most likely: not expired and the circuit seen closed just now. Then a claim that
+    fails anyway (a duplicate copy, a request the worker finds invalid) costs one limiter
+    slot, which is rare; the common send saves a round trip (~0.1 ms of CPU).
+    """
+    owner = rt.claim_owner()
+    at = time.time() if now is None else now
+    if at >= job.expires_at or not rt.circuit.known_closed():
+        return rt.outcomes.claim(job, owner=owner, lease_s=rt.lease_s, now=now), None
+    pipe = rt.redis.pipeline(transaction=False)
+    rt.outcomes.queue_claim(pipe, job, owner=owner, lease_s=rt.lease_s, now=now)
+    rt.limiter.queue_acquire(pipe, job.application, at, holder=job.job_id)
+    claimed, acquired = pipe.execute(raise_on_error=False)
+    # NOSCRIPT after a Redis restart: ask again through the scripts, which load
+    # themselves (the same owner and holder: the same claim, the same reservation).
+    claim = (rt.outcomes.claim(job, owner=owner, lease_s=rt.lease_s, now=now)
+             if isinstance(claimed, Exception) else parse_claim(job, claimed))
+    if isinstance(acquired, Exception):
+        return claim, None
+    return claim, rt.limiter.parse_acquire(acquired)
+
+
+def _deliver_claimed(job: Job, rt: Runtime, now: float, wait_s: float | None) -> Done:
     try:
         validate(job.request, max_targets=rt.settings.max_targets)
     except ValidationError as exc:
@@ -63,21 +88,23 @@ def _deliver_claimed(job: Job, rt: Runtime, now: float) -> Done:
     if circuit.blocked:
         return _defer(rt, job, circuit.until + rt.rng.uniform(0, 1), Status.RETRYING,
                       "circuit open")
-    park_until = _await_slot(job, rt)
+    park_until = _await_slot(job, rt, wait_s)
     if park_until:
         return _defer(rt, job, park_until, Status.RETRYING, "rate limited")
     return _send(job, rt, probing=circuit.state == "probe")
 
 
-def _await_slot(job: Job, rt: Runtime) -> float:
+def _await_slot(job: Job, rt: Runtime, asked: float | None) -> float:
     """Wait inline for the limiter's slot (0.0: send now), or return when to park.
 
-    The limiter keeps a slot reserved for this job id until it asks again: after a
-    short sleep (which also notices a 429 that came meanwhile), or when the parked
-    job is back. It is parked PARK_EARLY_S early, since the mover polls.
+    `asked` is the limiter's answer given with the claim, if it was asked then. The
+    limiter keeps a slot reserved for this job id until it asks again: after a short
+    sleep (which also notices a 429 that came meanwhile), or when the parked job is
+    back. It is parked PARK_EARLY_S early, since the mover polls.
     """
     now = time.time()  # not the delivery's start: the claim and checks since would count
-    wait_s = rt.limiter.acquire(job.application, now, holder=job.job_id)
+    wait_s = asked if asked is not None else rt.limiter.acquire(job.application, now,
+                                                                holder=job.job_id)
     if wait_s > 0:
         rt.events.limiter_wait(job, wait_s)
     while 0 < wait_s <= MAX_INLINE_WAIT_S:
@@ -129,7 +156,10 @@ def _apply(job: Job, rt: Runtime, verdict: Verdict, attempt: Attempt, now: float
 
 
 def _succeeded(job: Job, rt: Runtime, attempt: Attempt, now: float, probing: bool) -> Done:
-    pipe = rt.redis.pipeline()
+    # No MULTI: the record comes first, and a watch entry left behind by a lost
+    # connection is harmless (the watchdog forgets final jobs). Other branches park
+    # a message or add a dead letter with the record, and keep their transaction.
+    pipe = rt.redis.pipeline(transaction=False)
     rt.outcomes.record(pipe, job, attempt, Status.SUCCEEDED,
                        message_code=attempt.message_code or "")
     rt.watchdog.untrack(pipe, job.job_id)

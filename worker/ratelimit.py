@@ -119,6 +119,25 @@ class RateLimiter:
         a further wait, when the first covered only the application's own limit, or a
         429 since blocked the scope, or the holder came back too late to use its slot.
         """
+        keys, args = self._acquire_call(application, now, holder)
+        return self.parse_acquire(self._acquire(keys=keys, args=args))
+
+    def queue_acquire(self, pipe: redis.client.Pipeline, application: str, now: float, *,
+                      holder: str) -> None:
+        """`acquire` as one EVALSHA on a pipeline (read the reply with `parse_acquire`).
+
+        For sending the claim and the limiter's answer in one round trip; on a NOSCRIPT
+        reply the caller calls `acquire` (same holder: the same reservation)."""
+        keys, args = self._acquire_call(application, now, holder)
+        pipe.evalsha(self._acquire.sha, len(keys), *keys, *args)
+
+    def parse_acquire(self, reply: list[bytes]) -> float:
+        wait_ms, factor = reply
+        self._factor = float(factor)
+        return float(wait_ms) / 1000.0
+
+    def _acquire_call(self, application: str, now: float,
+                      holder: str) -> tuple[list[str], list[Any]]:
         if not holder:
             raise ValueError("acquire needs a holder (the job id) to keep its reservation")
         app = self.app_rates.get(application)
@@ -129,9 +148,7 @@ class RateLimiter:
                 app.per_second if app else 0, app.burst if app else 1, application,
                 _ms(STATE_TTL_S), _ms(HOLD_KEEP_S), _ms(LATE_TOLERANCE_S), _ms(WAITS_TTL_S),
                 _ms(STEAL_AFTER_S)]
-        wait_ms, factor = self._acquire(keys=keys, args=args)
-        self._factor = float(factor)
-        return float(wait_ms) / 1000.0
+        return keys, args
 
     def on_throttled(self, application: str, retry_after_s: float | None, now: float) -> None:
         """The endpoint answered 429 for `application` ("" = no application context).
