@@ -168,7 +168,7 @@ SPECS: tuple[Spec, ...] = (
     Spec("NOTIFY_CONCURRENCY", "concurrency", "16", "whole number >= 1",
          _positive_int, "Celery threads per worker process: messages taken at once; a "
          "one-job message sends on its thread (run one process per core)."),
-    Spec("NOTIFY_BATCH_SIZE", "batch_size", "16", "whole number >= 1",
+    Spec("NOTIFY_BATCH_SIZE", "batch_size", "32", "whole number >= 1",
          _positive_int, "Jobs per queue message from `enqueue_many` (1: one message per job)."),
     Spec("NOTIFY_BATCH_SENDERS", "batch_senders", "64", "whole number >= 1",
          _positive_int, "Threads per worker process sending the jobs of batch messages."),
@@ -218,7 +218,7 @@ class Settings:
     dead_ttl_s: float = 1209600.0
     max_targets: int = 1000
     concurrency: int = 16
-    batch_size: int = 16
+    batch_size: int = 32
     batch_senders: int = 64
     task_events: bool = False
     log_format: str = "text"

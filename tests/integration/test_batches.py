@@ -16,16 +16,21 @@ from tests.integration.helpers import example
 pytestmark = pytest.mark.integration
 
 
-def test_every_job_of_every_batch_is_sent_once_and_recorded(
-        settings, start_worker, emulator_client, redis_client):
-    batching = settings.replace(batch_size=8)
+def send_in_batches(settings, start_worker, jobs: int, batch_size: int) -> list[dict]:
+    """Enqueue `jobs` requests `batch_size` to a message, start a worker, wait for all."""
+    batching = settings.replace(batch_size=batch_size)
     producer = Producer(settings=batching)
     try:
-        ids = producer.enqueue_many([example() for _ in range(30)])
+        ids = producer.enqueue_many([example() for _ in range(jobs)])
         start_worker(settings_override=batching)
-        outcomes = [producer.wait(job_id, timeout=30) for job_id in ids]
+        return [producer.wait(job_id, timeout=30) for job_id in ids]
     finally:
         producer.close()
+
+
+def test_every_job_of_every_batch_is_sent_once_and_recorded(
+        settings, start_worker, emulator_client, redis_client):
+    outcomes = send_in_batches(settings, start_worker, jobs=30, batch_size=8)
     assert {o["status"] for o in outcomes} == {"succeeded"}
     assert all(o["attempt_count"] == 1 for o in outcomes)
     assert len(emulator_client.requests()) == 30
@@ -36,15 +41,8 @@ def test_every_job_of_every_batch_is_sent_once_and_recorded(
 
 def test_one_failing_job_is_retried_alone_while_its_batch_succeeds(
         settings, start_worker, emulator_client, redis_client):
-    batching = settings.replace(batch_size=5)
     emulator_client.script({"kind": "respond", "status": 503, "count": 1})
-    producer = Producer(settings=batching)
-    try:
-        ids = producer.enqueue_many([example() for _ in range(5)])
-        start_worker(settings_override=batching)
-        outcomes = [producer.wait(job_id, timeout=30) for job_id in ids]
-    finally:
-        producer.close()
+    outcomes = send_in_batches(settings, start_worker, jobs=5, batch_size=5)
     assert {o["status"] for o in outcomes} == {"succeeded"}
     assert sorted(o["attempt_count"] for o in outcomes) == [1, 1, 1, 1, 2]
     assert len(emulator_client.requests()) == 6
