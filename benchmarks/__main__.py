@@ -36,7 +36,7 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--only", nargs="+", choices=PARTS, help="run only these parts")
     parser.add_argument("--runs", type=int, help="runs per figure (default 3; quick 1)")
     parser.add_argument("--n0", type=int, help="jobs per run at 0 ms (default 3000)")
-    parser.add_argument("--n50", type=int, help="jobs per run at 50 ms (default 1500; 0 skips)")
+    parser.add_argument("--n50", type=int, help="jobs per run at 50 ms (default 3000; 0 skips)")
     parser.add_argument("--enqueue-n", type=int, help="jobs per enqueue run (default 10000)")
     parser.add_argument("--layouts", help="notify-relay layouts, first = default: 2x64,2x16:1 "
                         "(PxS: P processes, S senders; :1 one job per message)")

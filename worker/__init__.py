@@ -5,7 +5,10 @@ Everything that runs inside a worker lives in this package; it may import
 """
 
 from worker.application import app, settings
+from worker.runtime import limit_malloc_arenas
 from worker.scheduler import RetryMoverStep
+
+limit_malloc_arenas()
 
 app.steps["worker"].add(RetryMoverStep)
 

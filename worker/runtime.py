@@ -7,6 +7,8 @@ lazily per process id, never inherited across a fork.
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
 import os
 import random
 import socket
@@ -30,6 +32,22 @@ from worker.metrics import Metrics
 from worker.ratelimit import RateLimiter
 from worker.retries import RetryPark
 from worker.watchdog import Watchdog
+
+#: glibc gives each thread that allocates its own malloc arena (up to 8 per core); with
+#: ~80 sending threads per process, 2 arenas keep the same speed in less memory.
+MALLOC_ARENAS = 2
+
+
+def limit_malloc_arenas() -> None:
+    """mallopt(M_ARENA_MAX) before the threads start; nothing where libc is not glibc."""
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+        libc.mallopt(M_ARENA_MAX, MALLOC_ARENAS)
+    except (OSError, AttributeError):
+        pass
+
+
+M_ARENA_MAX = -8  # from glibc's malloc.h
 
 #: Metrics are added up in memory and written this often: no round trip per send.
 METRICS_FLUSH_S = 0.5
