@@ -81,7 +81,6 @@ class System:
                "BENCH_ENDPOINT_URL": target.endpoint_url}
         if self.family == "notify-relay":
             env.update(notify_relay_env(target, self.threads, self.batch_size))
-            env["NOTIFY_BATCH_SIZE"] = str(self.batch_size or Settings().batch_size)
             return [Service(f"{tag}-{i}", worker_argv("-n", f"nr{i}@%h"), env, log_dir)
                     for i in range(self.processes)]
         return [Service(tag, self.argv(), env, log_dir)]

@@ -100,15 +100,17 @@ def _deliver_one(job: dict[str, Any], rt: runtime.Runtime) -> str:
         return REQUEUE
     except Exception as exc:  # a bug must still leave the job in a known state
         log.exception("internal error while delivering")
-        error = exc
+        return _dead_letter(job, rt, exc)
+
+
+def _dead_letter(job: dict[str, Any], rt: runtime.Runtime, exc: Exception) -> str:
     try:
-        fail_internal(job, rt, error)
+        return fail_internal(job, rt, exc).action
     except redis.RedisError:
         return REQUEUE
     except Exception:  # not even a job (a hand-made message): nothing to record
         log.exception("dropping a message item that is not a notify-relay job")
         return "invalid"
-    return "dead"
 
 
 def _requeue(pause: bool = True) -> None:

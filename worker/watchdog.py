@@ -43,6 +43,8 @@ BATCH = 200
 _CHECK = """
 local id, now, grace = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3])
 local message = redis.call('HGET', KEYS[2], id)
+-- A batch has no outcome of its own: it counts as live and unleased, and its entry is
+-- dropped by send_batch once every job in it is recorded.
 local h = {'batch', '0'}
 if ARGV[4] ~= '1' then h = redis.call('HMGET', KEYS[3], 'status', 'lease_until') end
 if not h[1] or h[1] == 'succeeded' or h[1] == 'dead' or not message then

@@ -7,9 +7,11 @@ retry; the batch message stops being watched once every job in it is recorded.
 from __future__ import annotations
 
 import pytest
+from celery import Celery
 
 from notify_relay.processes import wait_until
 from producers import Producer
+from producers.job import BATCH_TASK_NAME, Job
 from producers.keys import Keys
 from tests.integration.helpers import example
 
@@ -71,3 +73,21 @@ def test_a_batch_redelivered_after_it_was_done_sends_nothing_again(
         producer.close()
     assert [o["attempt_count"] for o in outcomes] == [1, 1, 1, 1]
     assert len(emulator_client.requests()) == 4
+
+
+def test_an_item_that_is_not_a_job_is_dropped_and_the_rest_of_its_batch_sent(
+        settings, start_worker, emulator_client, producer):
+    """A batch published by hand (plain Celery) with one malformed item: the worker logs
+    and drops that item, sends the real job once, and keeps running."""
+    job = Job.new(example(), max_age_s=60)
+    publisher = Celery(broker=settings.redis_url)
+    publisher.conf.broker_transport_options = {"global_keyprefix": settings.key_prefix}
+    worker = start_worker()
+    publisher.send_task(BATCH_TASK_NAME, args=[[{"not": "a job"}, job.to_dict()]],
+                        queue=settings.queue)
+    publisher.close()
+    assert producer.wait(job.job_id, timeout=30)["status"] == "succeeded"
+    wait_until(lambda: "not a notify-relay job" in worker.log_text(), 10,
+               "the malformed item to be logged")
+    assert len(emulator_client.requests()) == 1
+    assert worker.alive()
