@@ -201,6 +201,11 @@ class WorkerPool:
                 service.stop()  # closes its log file; the process is already gone
                 self.kills += 1
 
+    def pid(self, index: int) -> int | None:
+        """The live process of worker `index` (None while it is dead)."""
+        service = self.workers[index]
+        return service.proc.pid if service is not None and service.alive() else None
+
     def kill_and_restart(self, index: int) -> None:
         self.kill(index)
         self.restart(index, wait=False)

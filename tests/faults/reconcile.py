@@ -180,6 +180,7 @@ class Reconciliation:
     stray_posts: int
     stray_dead_letters: list[str]
     failing: list[JobEvidence]
+    worker_lost_jobs: list[str] = field(default_factory=list)  # with a "worker lost" attempt
     injected: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     harness_failures: list[str] = field(default_factory=list)
@@ -274,6 +275,8 @@ def _summarise(scenario: str, evidence: list[JobEvidence], answers: Counter[str]
         stray_posts=stray,
         stray_dead_letters=stray_letters,
         failing=[job for job in evidence if job.problems],
+        worker_lost_jobs=[job.job_id for job in evidence
+                          if any(WORKER_LOST in (a.get("error") or "") for a in job.attempts)],
     )
 
 

@@ -30,7 +30,7 @@ from producers import Producer
 from producers.keys import Keys
 from producers.settings import Settings
 from tests.faults.cluster import EmulatorProcess, RedisServer, WorkerPool
-from tests.faults.reconcile import MARKER_KEY, Reconciliation, reconcile
+from tests.faults.reconcile import MARKER_KEY, Reconciliation, marker_of, reconcile
 
 APPLICATION = "ABCDE-12345"
 QUEUE = "notify-faults"
@@ -38,6 +38,10 @@ POLL_S = 0.25
 #: A message is out of every list only between a worker's pop and its `unacked` write
 #: (milliseconds); nothing left for this long means nothing is coming.
 STUCK_S = 2.0
+#: How long a kill waits for a worker with a send open at the endpoint.
+KILL_WAIT_S = 10.0
+#: Requests re-read on each look for open sends (every older one has been answered).
+OPEN_WINDOW = 400
 
 
 def worker_settings(redis_url: str, base_url: str, token: str, prefix: str,
@@ -101,6 +105,8 @@ class Scenario:
         self.final: set[str] = set()
         self._t0 = 0.0
         self._next_worker = 0
+        self._open_cursor = 0
+        self.caught: list[str] = []  # jobs a SIGKILL caught mid-send (kill_a_worker_mid_send)
         self._stop = threading.Event()
 
     # --- building the fault schedule ---
@@ -120,6 +126,67 @@ class Scenario:
         index = self._next_worker % self.plan.workers
         self._next_worker += 1
         self.workers.kill_and_restart(index)
+
+    def kill_a_worker_mid_send(self) -> None:
+        """SIGKILL a worker while POSTs it made are open at the endpoint; start a new one.
+
+        Waits (up to KILL_WAIT_S) until some worker has sends the endpoint has received
+        and not yet answered, kills the one with the most, then checks what the kill
+        caught: jobs still `sending` under the dead process's claim, their POST at the
+        endpoint. Those must each end with a "worker lost" attempt (`caught`).
+        """
+        client = redis.Redis.from_url(self.settings.redis_url, socket_timeout=5)
+        try:
+            deadline = time.monotonic() + KILL_WAIT_S
+            while time.monotonic() < deadline and not self._stop.is_set():
+                open_by_worker = self._open_sends_by_worker(client)
+                if open_by_worker:
+                    index = max(open_by_worker, key=lambda i: len(open_by_worker[i]))
+                    pid = self.workers.pid(index)
+                    self.workers.kill_and_restart(index)
+                    caught = self._still_held_by(client, open_by_worker[index], pid)
+                    self.notes.append(f"SIGKILL of worker {index} caught {len(caught)} "
+                                      f"job(s) mid-send")
+                    self.caught += caught
+                    return
+                time.sleep(0.01)
+        finally:
+            client.close()
+        raise RuntimeError(f"no worker had a send open at the endpoint for {KILL_WAIT_S:g}s")
+
+    def _open_sends_by_worker(self, client: redis.Redis) -> dict[int, list[str]]:
+        """Worker index -> job ids whose POST the endpoint holds unanswered right now."""
+        records = self.emulator.client.requests(since=max(0, self._open_cursor))
+        open_jobs = []
+        for record in records:
+            if record["status"] is None and record["path"].endswith("/notify"):
+                job_id = self.jobs.get(marker_of(record["body"]) or "")
+                if job_id:
+                    open_jobs.append(job_id)
+        if records:  # everything older than a few hundred requests has been answered
+            self._open_cursor = max(0, records[-1]["seq"] - OPEN_WINDOW)
+        pids = {self.workers.pid(i): i for i in range(self.plan.workers)}
+        by_worker: dict[int, list[str]] = {}
+        for job_id, pid in zip(open_jobs, self._holder_pids(client, open_jobs), strict=True):
+            if pid in pids:
+                by_worker.setdefault(pids[pid], []).append(job_id)
+        return by_worker
+
+    def _holder_pids(self, client: redis.Redis, job_ids: list[str]) -> list[int | None]:
+        """The pid in each job's live claim (`lease_owner` is host:pid:nonce), if sending."""
+        pipe = client.pipeline(transaction=False)
+        for job_id in job_ids:
+            pipe.hmget(self.keys.outcome(job_id), "status", "lease_owner")
+        pids: list[int | None] = []
+        for status, owner in pipe.execute():
+            held = status == b"sending" and owner
+            pids.append(int(owner.decode().rsplit(":", 2)[1]) if held else None)
+        return pids
+
+    def _still_held_by(self, client: redis.Redis, job_ids: list[str], pid: int) -> list[str]:
+        """After the kill: the jobs still claimed by the dead process (caught mid-send)."""
+        return [job_id for job_id, holder in zip(job_ids, self._holder_pids(client, job_ids),
+                                                 strict=True) if holder == pid]
 
     def redis_outage(self, at_s: float, for_s: float) -> None:
         self.at(at_s, "crash Redis (SIGKILL)", self.redis.crash)
