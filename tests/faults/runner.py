@@ -183,7 +183,8 @@ class Scenario:
             pids.append(int(owner.decode().rsplit(":", 2)[1]) if held else None)
         return pids
 
-    def _still_held_by(self, client: redis.Redis, job_ids: list[str], pid: int) -> list[str]:
+    def _still_held_by(self, client: redis.Redis, job_ids: list[str],
+                       pid: int | None) -> list[str]:
         """After the kill: the jobs still claimed by the dead process (caught mid-send)."""
         return [job_id for job_id, holder in zip(job_ids, self._holder_pids(client, job_ids),
                                                  strict=True) if holder == pid]
