@@ -61,9 +61,9 @@ def assert_resolves(argv: list[str]) -> None:
         command.make_context(args[0], list(args[1:]))  # raises on an unknown option
     elif program == "celery":
         assert args[:2] == ["-A", "worker"], argv
-        import worker  # what `-A worker` loads
+        import worker.celery  # what `-A worker` loads (Celery looks for worker.celery)
 
-        assert worker.app.main == "notify_relay"
+        assert worker.celery.app.main == "notify_relay"
         command = celery_command(args[2])
         assert command is not None, f"no `celery {args[2]}` command"
         known = option_names(command)

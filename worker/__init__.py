@@ -1,17 +1,7 @@
-"""The worker side: `celery -A worker worker` finds `worker.app` here.
+"""The worker side: the Celery app, the send pipeline and the Redis state layer.
 
-Everything that runs inside a worker lives in this package; it may import
-`producers` (the contract), never the other way round.
+`celery -A worker worker` finds the app in `worker/celery.py`; importing any other module
+of this package starts nothing (no Celery app, no environment read). It may import
+`producers` (the contract), never the other way round. See `worker/store/__init__.py`
+for who owns which Redis keys.
 """
-
-from worker.application import app, settings
-from worker.runtime import limit_malloc_arenas
-from worker.scheduler import RetryMoverStep
-
-limit_malloc_arenas()
-
-app.steps["worker"].add(RetryMoverStep)
-
-from worker import tasks  # noqa: E402  (registers the task on `app`)
-
-__all__ = ["app", "settings", "tasks"]

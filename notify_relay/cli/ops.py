@@ -8,6 +8,7 @@ from __future__ import annotations
 import ipaddress
 import json
 import os
+import socket
 import sys
 import threading
 import time
@@ -19,6 +20,13 @@ import redis
 from notify_relay.cli.common import ConfigurationError, load_settings
 from notify_relay.supervise import run_until_stopped
 from producers.settings import Settings
+from worker.exporter import serve
+from worker.health import check
+from worker.store import Stores
+from worker.store.stats import collect
+
+#: How long a CLI read waits for Redis before it says Redis is unreachable.
+REDIS_TIMEOUT_S = 5
 
 _CLEAR = "\x1b[H\x1b[2J"
 
@@ -30,14 +38,14 @@ _CLEAR = "\x1b[H\x1b[2J"
 @click.option("--count", type=int, help="With --watch: stop after this many refreshes.")
 def stats(as_json: bool, watch: bool, interval: float, count: int | None) -> None:
     """Queue depth, parked retries, dead letters, last-minute sends, circuit, limiter, workers."""
-    from worker.stats import collect
-
     settings = load_settings()
-    client = redis.Redis.from_url(settings.redis_url, socket_timeout=5, socket_connect_timeout=5)
+    client = redis.Redis.from_url(settings.redis_url, socket_timeout=REDIS_TIMEOUT_S,
+                                  socket_connect_timeout=REDIS_TIMEOUT_S)
+    stores = Stores.build(settings, client)
     shown = 0
     try:
         while True:
-            snapshot = collect(settings, client)
+            snapshot = collect(stores)
             if as_json:
                 click.echo(json.dumps(snapshot, sort_keys=True), nl=True)
             else:
@@ -57,7 +65,7 @@ def stats(as_json: bool, watch: bool, interval: float, count: int | None) -> Non
 
 
 def render(settings: Settings, s: dict[str, Any]) -> str:
-    """The text form of a `worker.stats.collect` snapshot."""
+    """The text form of a `worker.store.stats.collect` snapshot."""
     stamp = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(s["time"]))
     retries = s["retries"]
     due = retries["next_due_in_s"]
@@ -107,8 +115,6 @@ def _limiter(scopes: list[dict[str, Any]] | None) -> str:
 
 def _scope(scope: dict[str, Any]) -> str:
     """`token 1a2b…: 10/s of 10/s waits=3` or `app ABCDE-12345: …, throttled 2.0s`."""
-    if "effective_per_s" not in scope:
-        return _pairs(scope)
     name = (f"app {scope['application']}" if scope.get("application")
             else f"token {str(scope.get('token', ''))[:8]}…")
     rate = ("no own limit" if scope.get("configured_per_s") is None else
@@ -127,10 +133,6 @@ def _scope(scope: dict[str, Any]) -> str:
               help="Look for a worker on this host (node '*@<hostname>'): a container check.")
 def health(require_worker: bool, node: str, this_host: bool) -> None:
     """One line, exit 0 when healthy, 1 when not (for Docker and orchestrators)."""
-    import socket
-
-    from worker.health import check
-
     if this_host:
         node, require_worker = f"*@{socket.gethostname()}", True
     result = check(load_settings(), require_worker=require_worker, node=node)
@@ -143,8 +145,6 @@ def health(require_worker: bool, node: str, this_host: bool) -> None:
 @click.option("--port", default=9808, show_default=True)
 def metrics(host: str, port: int) -> None:
     """Serve the fleet's counters in Prometheus format on http://HOST:PORT/metrics."""
-    from worker.exporter import serve
-
     settings = load_settings()
     server, _ = serve(settings, host, port)
     click.echo(f"metrics on http://{host}:{server.server_port}/metrics; Ctrl-C stops")

@@ -69,7 +69,7 @@ def _answers(url: str) -> bool:
 
 def control_app(settings: Settings) -> Celery:
     """A Celery app on the test's broker and prefix, for events and `inspect` from here."""
-    from worker.application import celery_config
+    from worker.celery import celery_config
 
     app = Celery("test-control")
     app.conf.update(celery_config(settings))
