@@ -25,6 +25,8 @@ from producers.settings import Settings
 log = logging.getLogger("notify_relay.health")
 
 BEAT_INTERVAL_S = 5.0
+#: A beat that cannot be written within this is skipped (the next one comes soon).
+REDIS_TIMEOUT_S = 5
 #: A worker whose last beat is older than this is considered gone.
 STALE_AFTER_S = 20.0
 _PRUNE_AFTER_S = 86400
@@ -55,7 +57,7 @@ class Heartbeat:
     """A daemon thread beating for `node` until stopped (then it removes the entry)."""
 
     def __init__(self, settings: Settings, node: str, interval_s: float = BEAT_INTERVAL_S):
-        self._client = redis.Redis.from_url(settings.redis_url, socket_timeout=5)
+        self._client = redis.Redis.from_url(settings.redis_url, socket_timeout=REDIS_TIMEOUT_S)
         self._keys = Keys(settings.key_prefix)
         self._node = node
         self._interval_s = interval_s

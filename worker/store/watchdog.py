@@ -40,6 +40,9 @@ log = logging.getLogger("notify_relay.watchdog")
 
 #: Jobs looked at per pass: bounds the time one pass holds Redis.
 BATCH = 200
+#: A message still queued is looked at again after grace x (its distance from the
+#: consuming end / this): deep in a backlog it will not be taken soon.
+QUEUE_DEPTH_PER_GRACE = 100
 
 class WatchResult(enum.StrEnum):
     """What one look at a watched entry found (watch_check.lua)."""
@@ -81,7 +84,8 @@ class Watchdog:
             batch = "1" if job_id.startswith(BATCH_PREFIX) else ""
             keys = [self._keys.watch, self._keys.watch_messages, self._keys.outcome(job_id),
                     self._queue_key, self._keys.unacked, self._keys.retries]
-            CHECK.queue(pipe, keys, [job_id, now_ms, self._grace_ms, batch])
+            CHECK.queue(pipe, keys, [job_id, now_ms, self._grace_ms, batch,
+                                     QUEUE_DEPTH_PER_GRACE])
         counts: dict[str, int] = {}
         for found in execute(pipe) if due else []:
             name = found.decode()

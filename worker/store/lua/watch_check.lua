@@ -2,7 +2,8 @@
 -- Returns a WatchResult: done, leased, present or republished.
 --
 -- KEYS: watch, messages, outcome, queue, unacked, retries.
--- ARGV: job id (or batch id), now ms, grace ms, '1' for a batch (no outcome of its own).
+-- ARGV: job id (or batch id), now ms, grace ms, '1' for a batch (no outcome of its own),
+--       queue depth per grace (a queued message is looked at again after that many).
 
 local id, now, grace = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3])
 local message = redis.call('HGET', KEYS[2], id)
@@ -24,7 +25,7 @@ local tag = cjson.decode(message)['properties']['delivery_tag']
 local from_right = redis.call('LPOS', KEYS[4], message, 'RANK', -1)
 if from_right then
   -- still queued; deep in a backlog it will not be taken soon: look again later
-  redis.call('ZADD', KEYS[1], now + grace * math.max(1, from_right / 100), id)
+  redis.call('ZADD', KEYS[1], now + grace * math.max(1, from_right / tonumber(ARGV[5])), id)
   return WatchResult.PRESENT
 end
 if redis.call('HEXISTS', KEYS[5], tag) == 1 or redis.call('ZSCORE', KEYS[6], message) then
