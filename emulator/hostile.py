@@ -50,8 +50,8 @@ def drip(state: EmulatorState, fault: Fault, normal: Answer) -> Reply:
 def gzip_bomb(state: EmulatorState, fault: Fault, normal: Answer) -> Reply:
     tail = _envelope_bytes(state, fault)[1:]  # what follows the `{` and the padding
     head_length = max(1, round(fault.inflated_mb * MB) - len(tail))
-    defaults = {"Content-Type": JSON_TYPE, "Content-Encoding": "gzip"}
-    return Reply(fault.status, gzip_ending_with(head_length, tail), _headers(defaults, fault))
+    headers = _headers({"Content-Encoding": "gzip"}, fault)
+    return Reply(fault.status, gzip_ending_with(head_length, tail), headers)
 
 
 def huge_body(state: EmulatorState, fault: Fault, normal: Answer) -> Reply:

@@ -4,8 +4,8 @@ Speed comes from keep-alive (HTTP/1.1 with an exact Content-Length), one write p
 with Nagle off (two small writes would meet the client's delayed ACK: ~40 ms stalls), a lean
 parser (`http11.py`) and no per-request logging. Each connection has its own daemon thread, so a
 hanging request holds only its own connection, as on a real server. The threads are bounded:
-at most `max_connections` connections (`connections.py`), each closed after `idle_timeout_s`
-without a byte from its client.
+at most `max_connections` connections (`connections.py`), each closed once a read from or a
+send to its client makes no progress for `idle_timeout_s`.
 """
 
 from __future__ import annotations
