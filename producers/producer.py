@@ -21,6 +21,7 @@ from typing import Any
 
 import redis
 
+from producers.connection import redis_client
 from producers.job import Job
 from producers.keys import Keys
 from producers.message import batch_message, batch_watch_id, task_message
@@ -44,7 +45,7 @@ class Producer:
     ) -> None:
         base = settings or Settings()
         self.settings = base.replace(redis_url=redis_url) if redis_url else base
-        self._redis = client or redis.Redis.from_url(self.settings.redis_url)
+        self._redis = client or redis_client(self.settings)
         self._keys = Keys(self.settings.key_prefix)
         self._outcomes = OutcomeStore(self._redis, self._keys)
 

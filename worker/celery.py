@@ -20,6 +20,7 @@ import threading
 import redis
 from celery import Celery, bootsteps, signals
 
+from producers.connection import redis_client
 from producers.settings import Settings, SettingsError
 from worker import logs, sentry
 from worker.scheduler import run_scheduler
@@ -116,7 +117,7 @@ class SchedulerStep(bootsteps.StartStopStep):
         self._client: redis.Redis | None = None
 
     def start(self, parent: object) -> None:
-        self._client = redis.Redis.from_url(settings.redis_url)
+        self._client = redis_client(settings)
         stores = Stores.build(settings, self._client)
         self._thread = threading.Thread(target=run_scheduler, args=(stores, self._stop),
                                         name="notify-relay-scheduler", daemon=True)

@@ -22,6 +22,7 @@ from prometheus_client.core import (
     Metric,
 )
 
+from producers.connection import redis_client
 from producers.settings import Settings
 from worker.store import Stores, stats
 from worker.store.metrics import LATENCY_BUCKETS_S
@@ -59,7 +60,7 @@ class RedisCollector:
     """A prometheus_client collector reading the fleet's counters and state from Redis."""
 
     def __init__(self, settings: Settings) -> None:
-        client = redis.Redis.from_url(settings.redis_url, socket_timeout=REDIS_TIMEOUT_S,
+        client = redis_client(settings, socket_timeout=REDIS_TIMEOUT_S,
                                       socket_connect_timeout=REDIS_TIMEOUT_S)
         self._stores = Stores.build(settings, client)
 

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 import redis
 
+from producers.connection import redis_client
 from producers.keys import Keys
 from producers.settings import Settings
 from worker.store.heartbeat import STALE_AFTER_S, live_workers
@@ -25,7 +26,7 @@ class Health:
 def check(settings: Settings, *, require_worker: bool, node: str = "*",
           timeout_s: float = 2.0, now: float | None = None) -> Health:
     """Redis answers (and, if asked, a worker matching `node` beat recently)."""
-    client = redis.Redis.from_url(settings.redis_url, socket_timeout=timeout_s,
+    client = redis_client(settings, socket_timeout=timeout_s,
                                   socket_connect_timeout=timeout_s)
     try:
         started = time.perf_counter()

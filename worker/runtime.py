@@ -19,6 +19,7 @@ import redis
 from redis.backoff import ConstantBackoff
 from redis.retry import Retry
 
+from producers.connection import redis_client
 from producers.settings import Settings
 from worker.events import Events
 from worker.http import NotifyClient
@@ -69,8 +70,8 @@ class Runtime:
 
     @classmethod
     def build(cls, settings: Settings) -> Runtime:
-        client = redis.Redis.from_url(
-            settings.redis_url, health_check_interval=HEALTH_CHECK_S,
+        client = redis_client(
+            settings, health_check_interval=HEALTH_CHECK_S,
             max_connections=settings.max_sends + SPARE_CONNECTIONS,
             socket_connect_timeout=REDIS_TRY_S / 2, socket_timeout=REDIS_TRY_S,
             # Ride out a short Redis restart: a result already received is worth waiting

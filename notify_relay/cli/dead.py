@@ -9,9 +9,9 @@ from datetime import UTC, datetime
 from typing import Any
 
 import click
-import redis
 
 from notify_relay.cli.common import load_settings, print_json
+from producers.connection import redis_client
 from producers.outcomes import DEAD_REASONS
 from worker.store import Stores
 from worker.store.deadletters import replay_entry
@@ -20,7 +20,7 @@ from worker.store.deadletters import replay_entry
 def _stores() -> Stores:
     """The stores a dead-letter command touches (no token needed: nothing is sent here)."""
     settings = load_settings()
-    return Stores.build(settings, redis.Redis.from_url(settings.redis_url))
+    return Stores.build(settings, redis_client(settings))
 
 
 reason_option = click.option("--reason", type=click.Choice(DEAD_REASONS), help="Only this reason.")

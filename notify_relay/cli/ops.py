@@ -19,6 +19,7 @@ import redis
 
 from notify_relay.cli.common import ConfigurationError, load_settings
 from notify_relay.supervise import run_until_stopped
+from producers.connection import redis_client
 from producers.settings import Settings
 from worker.exporter import serve
 from worker.health import check
@@ -39,7 +40,7 @@ _CLEAR = "\x1b[H\x1b[2J"
 def stats(as_json: bool, watch: bool, interval: float, count: int | None) -> None:
     """Queue depth, parked retries, dead letters, last-minute sends, circuit, limiter, workers."""
     settings = load_settings()
-    client = redis.Redis.from_url(settings.redis_url, socket_timeout=REDIS_TIMEOUT_S,
+    client = redis_client(settings, socket_timeout=REDIS_TIMEOUT_S,
                                   socket_connect_timeout=REDIS_TIMEOUT_S)
     stores = Stores.build(settings, client)
     shown = 0

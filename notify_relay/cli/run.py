@@ -5,11 +5,11 @@ from __future__ import annotations
 import threading
 
 import click
-import redis
 
 import emulator as emulator_package
 from notify_relay.cli.common import load_settings
 from notify_relay.demo import run_demo
+from producers.connection import redis_client
 from worker.scheduler import run_scheduler
 from worker.store import Stores
 
@@ -32,7 +32,7 @@ def scheduler() -> None:
     settings = load_settings()
     click.echo(f"scheduler moving due jobs to queue {settings.queue!r}; Ctrl-C stops")
     stop = threading.Event()
-    client = redis.Redis.from_url(settings.redis_url)
+    client = redis_client(settings)
     try:
         run_scheduler(Stores.build(settings, client), stop)
     except KeyboardInterrupt:

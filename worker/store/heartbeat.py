@@ -19,6 +19,7 @@ import time
 
 import redis
 
+from producers.connection import redis_client
 from producers.keys import Keys
 from producers.settings import Settings
 
@@ -57,7 +58,7 @@ class Heartbeat:
     """A daemon thread beating for `node` until stopped (then it removes the entry)."""
 
     def __init__(self, settings: Settings, node: str, interval_s: float = BEAT_INTERVAL_S):
-        self._client = redis.Redis.from_url(settings.redis_url, socket_timeout=REDIS_TIMEOUT_S)
+        self._client = redis_client(settings, socket_timeout=REDIS_TIMEOUT_S)
         self._keys = Keys(settings.key_prefix)
         self._node = node
         self._interval_s = interval_s
