@@ -337,9 +337,14 @@ def pins() -> dict[str, str]:
     return {canonicalize_name(name): version for name, version in pairs}
 
 
+#: The image runs some Python 3.11.x: a marker may depend on the patch release (redis
+#: needs async-timeout below 3.11.3), so the lock must cover the first one too.
+PYTHONS = ("3.11.0", default_environment()["python_full_version"])
+
+
 def closure(requirements: list[str]) -> set[str]:
     """Every distribution `requirements` pull in, extras included, read from the installed
-    metadata (the tested environment) for Linux and this interpreter."""
+    metadata (the tested environment) for Linux and any Python 3.11 release."""
     seen: set[str] = set()
     todo = [Requirement(r) for r in requirements]
     while todo:
@@ -353,12 +358,12 @@ def closure(requirements: list[str]) -> set[str]:
         except PackageNotFoundError:
             continue  # not installed here: pins() must still name it (checked by the caller)
         for extra in ("", *req.extras):
-            env = {**default_environment(), "sys_platform": "linux", "extra": extra}
-            for dep in map(Requirement, declared):
-                if dep.marker is None and extra:
-                    continue
-                if dep.marker is None or dep.marker.evaluate(env):
-                    todo.append(dep)
+            for python in PYTHONS:
+                env = {**default_environment(), "sys_platform": "linux", "extra": extra,
+                       "python_full_version": python, "python_version": "3.11"}
+                todo += [dep for dep in map(Requirement, declared)
+                         if dep.marker is None and not extra
+                         or dep.marker is not None and dep.marker.evaluate(env)]
     return seen
 
 
