@@ -1,21 +1,42 @@
 """The job envelope: one validated NotifyRequest plus what delivery needs to know.
 
-A job travels as the single JSON argument of the `notify_relay.send` task, or as one
-item of the list argument of `notify_relay.send_batch`. It never
-holds the API token (the worker adds that to the HTTP header).
+A job is stored once, in its record (producers/outcomes.py), with the request exactly as
+it will be POSTed; the worker rebuilds it from the record when it claims it. As a dict
+(`to_dict`) it is what a dead letter keeps, and what a message published by another
+tool may carry (`notify_relay.send`). It never holds the API token (the worker adds that
+to the HTTP header).
 """
 
 from __future__ import annotations
 
+import enum
 import time
 import uuid
 from dataclasses import asdict, dataclass, replace
 from typing import Any
 
-#: The task name producers publish to; the worker registers its task under it.
+#: The task the dispatcher hands jobs out with: one message, one or more job ids.
+DELIVER_TASK_NAME = "notify_relay.deliver"
+#: Tasks that carry whole jobs, for tools that publish with Celery directly: the worker
+#: takes each job into its waiting list (and so under the budget and the priorities).
 TASK_NAME = "notify_relay.send"
-#: The task `Producer.enqueue_many` publishes: one message, several jobs.
 BATCH_TASK_NAME = "notify_relay.send_batch"
+
+
+class Priority(enum.StrEnum):
+    """Which waiting jobs go first when the send budget is short (worker/store/waiting.py)."""
+
+    URGENT = "urgent"  # one-time codes, security alerts: sent within a moment
+    NORMAL = "normal"
+    BULK = "bulk"  # campaigns: what is left, and a small share (NOTIFY_BULK_SHARE)
+
+    @classmethod
+    def parse(cls, value: str | Priority) -> Priority:
+        try:
+            return cls(value)
+        except ValueError:
+            accepted = ", ".join(repr(p.value) for p in cls)
+            raise ValueError(f"priority must be one of {accepted}, not {value!r}") from None
 
 _TARGET_LISTS = ("hwids", "users", "push_tokens")
 
@@ -32,6 +53,7 @@ class Job:
     #: failed sends counted against NOTIFY_MAX_ATTEMPTS (429 and 401/403 waits are not);
     #: `retries` in the message
     attempts_spent: int = 0
+    priority: Priority = Priority.NORMAL
 
     @classmethod
     def new(
@@ -42,6 +64,7 @@ class Job:
         idempotency_key: str | None = None,
         expires_in: float | None = None,
         now: float | None = None,
+        priority: Priority = Priority.NORMAL,
     ) -> Job:
         now = time.time() if now is None else now
         ttl = max_age_s if expires_in is None else expires_in
@@ -51,6 +74,7 @@ class Job:
             enqueued_at=now,
             expires_at=now + ttl,
             idempotency_key=idempotency_key,
+            priority=priority,
         )
 
     @classmethod
@@ -63,11 +87,13 @@ class Job:
             idempotency_key=data.get("idempotency_key"),
             attempt=int(data.get("attempt", 0)),
             attempts_spent=int(data.get("retries", 0)),
+            priority=Priority.parse(data.get("priority") or Priority.NORMAL),
         )
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
         data["retries"] = data.pop("attempts_spent")
+        data["priority"] = self.priority.value
         return data
 
     def next(self, *, spend: bool) -> Job:

@@ -1,36 +1,62 @@
 """Every Redis key notify-relay writes, built in one place under one prefix.
 
-Per-job keys carry the job id as a Redis Cluster hash tag (`{...}`) so that one
-job's keys share a slot. Each family has exactly one owning module, named below;
-no other module writes it.
+Per-job keys carry the job id as a hash tag (`{...}`). Each family has exactly one owning
+module, named below; no other module writes it, except where a script must write two
+families at once to be atomic (noted). Scripts build per-job and per-application key
+names from the same rules (`producers/lua/common.lua`, `worker/store/lua/records.lua`),
+so notify-relay needs one Redis node (or a Sentinel-managed primary), as kombu's Redis
+transport does anyway: not a Cluster.
 
-| family                    | type   | owner                   | bound                      |
-|---------------------------|--------|-------------------------|----------------------------|
-| `{job}:outcome`           | hash   | worker/store/claims.py (+) | TTL NOTIFY_OUTCOME_TTL  |
-| `{job}:attempts`          | list   | worker/store/claims.py  | TTL NOTIFY_OUTCOME_TTL     |
-| `idem:{key}`              | string | producers/producer.py   | TTL NOTIFY_IDEMPOTENCY_WINDOW |
-| `<queue>`, `unacked*`     | kombu  | Celery / kombu          | live jobs only             |
-| `retries`                 | zset   | worker/store/park.py    | one entry per live job     |
-| `watch`, `watch:messages` | zset+hash | worker/store/watchdog.py (*) | one per live job/batch |
+| family                     | type   | owner                      | bound                      |
+|----------------------------|--------|----------------------------|----------------------------|
+| `{job}:outcome`            | hash, then string | worker/store/claims.py (+) | TTL NOTIFY_OUTCOME_TTL |
+| `idem:{key}`               | string | producers/producer.py      | TTL NOTIFY_IDEMPOTENCY_WINDOW |
+| `wait:<prio>:<scope>`      | list   | worker/store/waiting.py (*) | the jobs waiting           |
+| `ring:<prio>`              | list   | worker/store/waiting.py (*) | one entry per waiting scope |
+| `apps`                     | hash   | worker/store/waiting.py (*) | one field per scope seen   |
+| `sched`                    | hash   | worker/store/waiting.py    | a few fields               |
+| `wake`                     | list   | worker/store/waiting.py (*) | one element                |
+| `<queue>`, `unacked*`      | kombu  | Celery / kombu (filled by the dispatcher) | about a second of sends |
+| `watch`                    | zset   | worker/store/watchdog.py (dispatch writes it) | one per job handed out |
+| `retries`                  | zset   | worker/store/park.py       | one entry per parked job   |
 | `dead:index`, `dead:entries` | zset+hash | worker/store/deadletters.py | NOTIFY_DEAD_MAX / _TTL |
-| `dead:reasons`            | hash   | worker/store/deadletters.py | one field per reason   |
-| `circuit`                 | hash   | worker/store/circuit.py | one key                    |
-| `rate:*`                  | string/hash | worker/store/limiter.py | TTL of a few windows   |
-| `stats:counters`          | hash   | worker/store/metrics.py | TTL 30 d, refreshed on write |
-| `stats:window:<t>`        | hash   | worker/store/metrics.py | TTL 2 min                  |
-| `stats:workers`           | zset   | worker/store/heartbeat.py | pruned; TTL 1 d          |
+| `dead:reasons`             | hash   | worker/store/deadletters.py | one field per reason      |
+| `circuit`                  | hash   | worker/store/circuit.py    | one key                    |
+| `rate:*`                   | hash   | worker/store/limiter.py    | TTL of a few windows       |
+| `stats:counters`           | hash   | worker/store/metrics.py    | TTL 30 d, refreshed on write |
+| `stats:window:<t>`         | hash   | worker/store/metrics.py    | TTL 2 min                  |
+| `stats:share:<t>`          | hash   | worker/store/waiting.py    | TTL 2 min                  |
+| `stats:workers`            | zset   | worker/store/heartbeat.py  | pruned; TTL 1 d            |
 
-(+) created by the producer's enqueue script, changed only by the worker's claim and record
-scripts; its shape (fields, statuses) is producers/outcomes.py, shared by both sides.
-(*) the producer's enqueue script writes a message's first watch entry (under the job's
-id, or `batch:<task id>` for a batch), in the same script that queues the message. The
-batch script touches several jobs' keys, so it needs one Redis node (as kombu's Redis
-transport does anyway), not a cluster.
+(+) created by the producer's enqueue script, changed only by the worker's scripts; its
+shape (fields, statuses, the compact final form) is producers/outcomes.py, read by both.
+(*) the enqueue script (a job waits as it is recorded) and the scripts that give a job back
+(retry mover, watchdog, release, replay) push to these too, by the same rules.
+
+A `scope` is an application code made safe for a key name (`app_scope`).
 """
 
 from __future__ import annotations
 
+import hashlib
+import re
 from dataclasses import dataclass
+
+#: An application code used as is in key names; anything else is hashed (`app_scope`).
+_PLAIN_CODE = re.compile(r"[A-Za-z0-9-]{1,64}")
+
+
+def app_scope(code: str) -> str:
+    """The key-safe name of an application code.
+
+    The code itself when it is plain (letters, digits, dashes: every real Pushwoosh code),
+    else `h:` + 16 hex digits of its SHA-1, so that no code can collide with another's
+    keys (`X:holds` once named X's) or carry a line break into a key name. The Lua side
+    computes the same (producers/lua/common.lua `app_scope`).
+    """
+    if _PLAIN_CODE.fullmatch(code):
+        return code
+    return "h:" + hashlib.sha1(code.encode()).hexdigest()[:16]
 
 
 @dataclass(frozen=True)
@@ -40,15 +66,34 @@ class Keys:
     def outcome(self, job_id: str) -> str:
         return f"{self.prefix}{{{job_id}}}:outcome"
 
-    def attempts(self, job_id: str) -> str:
-        return f"{self.prefix}{{{job_id}}}:attempts"
-
     def idempotency(self, key: str) -> str:
         return f"{self.prefix}idem:{{{key}}}"
 
     def queue(self, name: str) -> str:
         """The kombu list a queue lives in (kombu adds the same global prefix)."""
         return f"{self.prefix}{name}"
+
+    def waiting(self, priority: str, scope: str) -> str:
+        return f"{self.prefix}wait:{priority}:{scope}"
+
+    def ring(self, priority: str) -> str:
+        return f"{self.prefix}ring:{priority}"
+
+    @property
+    def apps(self) -> str:
+        return f"{self.prefix}apps"
+
+    @property
+    def sched(self) -> str:
+        return f"{self.prefix}sched"
+
+    @property
+    def wake(self) -> str:
+        return f"{self.prefix}wake"
+
+    @property
+    def watch(self) -> str:
+        return f"{self.prefix}watch"
 
     @property
     def retries(self) -> str:
@@ -65,14 +110,6 @@ class Keys:
     @property
     def dead_reasons(self) -> str:
         return f"{self.prefix}dead:reasons"
-
-    @property
-    def watch(self) -> str:
-        return f"{self.prefix}watch"
-
-    @property
-    def watch_messages(self) -> str:
-        return f"{self.prefix}watch:messages"
 
     @property
     def unacked(self) -> str:

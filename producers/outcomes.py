@@ -1,21 +1,23 @@
 """A job's outcome record: its shape, the lifecycle words, and the read side.
 
-The `{job}:outcome` hash and the `{job}:attempts` list (see keys.py) are created by the
-enqueue script (producers/producer.py) and changed by the worker's claim and record
-scripts (worker/store/claims.py); both sides build and read them through this module, so
-the record's shape, its statuses and its dead reasons live in one place.
+The `{job}:outcome` key (see keys.py) is created by the enqueue script
+(producers/lua/enqueue.lua) and changed by the worker's scripts (worker/store/claims.py).
+While the job lives it is a hash: its fields, the request as it will be POSTed, and the
+attempt log (a JSON array of compact rows, `Attempt.row`). Once final (succeeded, dead)
+it becomes one compact string: a JSON array of the outcome's fields (`FINAL_FIELDS`), a
+line break, and the log. Both sides read and build it through this module, so its shape,
+its statuses and its dead reasons live in one place.
 """
 
 from __future__ import annotations
 
 import enum
 import json
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields
 from typing import Any
 
 import redis
 
-from producers.job import Job
 from producers.keys import Keys
 
 
@@ -49,46 +51,68 @@ class Attempt:
     number: int
     started_at: float
     duration_ms: float | None
-    outcome: str  # the failure class: success, permanent, transient, ...
+    outcome: str  # the send's failure class: success, permanent, transient, ...
     http_status: int | None = None
     grpc_code: int | None = None
     error: str | None = None
     message_code: str | None = None
     ambiguous: bool = False
     retry_in_s: float | None = None
+    #: recorded by a worker whose claim had ended (another took the job over meanwhile)
+    late: bool = False
 
-    def to_json(self) -> str:
-        return json.dumps(asdict(self), separators=(",", ":"))
+    def row(self) -> str:
+        """The compact form the log keeps: a JSON array in field order, flags as 0/1.
 
+        `late` stays last: the record scripts flag a late row by rewriting that element.
+        """
+        values = [getattr(self, f.name) for f in fields(self)]
+        return json.dumps([int(v) if isinstance(v, bool) else v for v in values],
+                          separators=(",", ":"))
 
-def initial_fields(job: Job, now: float) -> dict[str, str]:
-    """The record written at enqueue (and by the worker for a job it never saw queued)."""
-    return {
-        "job_id": job.job_id,
-        "status": Status.QUEUED.value,
-        "kind": job.kind,
-        "application": job.application,
-        "enqueued_at": repr(job.enqueued_at),
-        "expires_at": repr(job.expires_at),
-        "idempotency_key": job.idempotency_key or "",
-        "attempts": "0",
-        "updated_at": repr(now),
-    }
-
-
-_FLOATS = ("enqueued_at", "expires_at", "updated_at", "next_attempt_at", "lease_until")
+    @classmethod
+    def from_row(cls, row: list[Any]) -> Attempt:
+        values = dict(zip((f.name for f in fields(cls)), row, strict=False))
+        values["ambiguous"] = bool(values.get("ambiguous"))
+        values["late"] = bool(values.get("late"))
+        return cls(**values)
 
 
-def _decode_record(raw: dict[bytes, bytes], attempts: list[bytes]) -> dict[str, Any]:
-    record: dict[str, Any] = {k.decode(): v.decode() for k, v in raw.items()}
+def log_rows(log: str | bytes | None) -> list[dict[str, Any]]:
+    """The attempt log (a JSON array of rows) as the dicts `Producer.outcome` shows."""
+    if not log:
+        return []
+    return [asdict(Attempt.from_row(row)) for row in json.loads(log)]
+
+
+#: Positions in the compact final record (worker/store/lua/records.lua `finalize`).
+FINAL_FIELDS = ("version", "status", "kind", "application", "priority", "enqueued_at",
+                "expires_at", "idempotency_key", "updated_at", "dead_reason", "last_error",
+                "replayed_at", "message_code")
+#: Live record fields that are the worker's bookkeeping, not part of an outcome.
+PRIVATE_FIELDS = ("lease_until", "lease_owner", "sending_since", "body", "log", "dispatch",
+                  "spent", "attempts")
+_FLOATS = ("enqueued_at", "expires_at", "updated_at", "next_attempt_at", "replayed_at")
+
+
+def decode_record(job_id: str, raw: bytes | dict[bytes, bytes]) -> dict[str, Any]:
+    """The outcome, from a live record (a hash) or a final one (the compact string)."""
+    if isinstance(raw, bytes):
+        head, _, log = raw.partition(b"\n")
+        record = {name: value for name, value in zip(FINAL_FIELDS, json.loads(head),
+                                                     strict=True) if value is not None}
+        record.pop("version")
+    else:
+        record = {k.decode(): v.decode() for k, v in raw.items()}
+        log = raw.get(b"log", b"")
+        for name in PRIVATE_FIELDS:
+            record.pop(name, None)
     for name in _FLOATS:
         if record.get(name):
             record[name] = float(record[name])
-    record["attempt_count"] = int(record.pop("attempts", 0))
-    record["idempotency_key"] = record.get("idempotency_key") or None
-    for private in ("lease_until", "lease_owner", "sending_since"):
-        record.pop(private, None)
-    record["attempts"] = [json.loads(item) for item in attempts]
+    attempts = log_rows(log)
+    record.update(job_id=job_id, attempts=attempts, attempt_count=len(attempts),
+                  idempotency_key=record.get("idempotency_key") or None)
     return record
 
 
@@ -100,8 +124,16 @@ class OutcomeStore:
         self._keys = keys
 
     def read(self, job_id: str) -> dict[str, Any] | None:
-        pipe = self._redis.pipeline(transaction=False)
-        pipe.hgetall(self._keys.outcome(job_id))
-        pipe.lrange(self._keys.attempts(job_id), 0, -1)
-        raw, attempts = pipe.execute()
-        return _decode_record(raw, attempts) if raw else None
+        raw = read_raw(self._redis, self._keys.outcome(job_id))
+        return decode_record(job_id, raw) if raw else None
+
+
+def read_raw(client: redis.Redis, key: str) -> bytes | dict[bytes, bytes] | None:
+    """The record as stored: the hash of a live job, or the string of a final one."""
+    try:
+        return client.hgetall(key) or None
+    except redis.ResponseError as exc:  # WRONGTYPE: final, kept as one string
+        if "WRONGTYPE" not in str(exc):
+            raise
+        value = client.get(key)
+        return value if isinstance(value, bytes) else None

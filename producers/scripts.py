@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import enum
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -40,16 +40,31 @@ def lua_table(kind: type[enum.StrEnum]) -> str:
     return f"local {kind.__name__} = {{{items}}}\n"
 
 
+def lua_numbers(name: str, values: Mapping[str, float]) -> str:
+    """`local LIMITER = {QUIET_MS = 5000, ...}`: tuning numbers named once, in Python."""
+    items = ", ".join(f"{key} = {float(value)!r}" for key, value in values.items())
+    return f"local {name} = {{{items}}}\n"
+
+
 def _lua_string(text: str) -> str:
     return "'" + text.replace("\\", "\\\\").replace("'", "\\'") + "'"
 
 
 class Script:
-    """One Lua script: its text (prelude + file), its SHA, and the two ways to call it."""
+    """One Lua script: its text (prelude + includes + file), its SHA, two ways to call it.
 
-    def __init__(self, path: Path, *enums: type[enum.StrEnum]) -> None:
+    `enums` become Lua tables of their words; `numbers` named tables of constants;
+    `includes` are `.lua` files of shared functions, inserted before the script.
+    """
+
+    def __init__(self, path: Path, *enums: type[enum.StrEnum],
+                 numbers: Mapping[str, Mapping[str, float]] | None = None,
+                 includes: Sequence[Path] = ()) -> None:
         self.name = path.stem
-        prelude = "".join(lua_table(kind) for kind in enums) + _COMMON.read_text()
+        prelude = ("".join(lua_table(kind) for kind in enums)
+                   + "".join(lua_numbers(name, values) for name, values in
+                             (numbers or {}).items())
+                   + _COMMON.read_text() + "".join(p.read_text() for p in includes))
         self.text = prelude + path.read_text()
         self.sha = hashlib.sha1(self.text.encode()).hexdigest()
 

@@ -96,6 +96,20 @@ def _rate_map(raw: str) -> str:
     return raw
 
 
+def _weights(raw: str) -> str:
+    from producers.rates import parse_weights
+
+    parse_weights(raw)
+    return raw
+
+
+def _share(raw: str) -> float:
+    value = float(raw)
+    if not 0 <= value < 1:
+        raise ValueError
+    return value
+
+
 def _text(raw: str) -> str:
     return raw
 
@@ -130,6 +144,12 @@ SPECS: tuple[Spec, ...] = (
          _rate, "Shared send rate per API token, across all workers and hosts."),
     Spec("NOTIFY_RATE_LIMITS", "app_rate_limits", "", "APP=N/s,APP2=N/m:burst",
          _rate_map, "Optional per-application limits, applied on top of the token's."),
+    Spec("NOTIFY_APP_WEIGHTS", "app_weights", "", "APP=3,APP2=2 (whole numbers >= 1)",
+         _weights, "Fair share inside a priority: jobs an application sends per turn "
+         "(others 1)."),
+    Spec("NOTIFY_BULK_SHARE", "bulk_share", "0.1", "a fraction, 0 <= x < 1",
+         _share, "Share of the sends `bulk` jobs get while `normal` ones wait too "
+         "(0: only when none wait)."),
     Spec("NOTIFY_MAX_ATTEMPTS", "max_attempts", "8", "whole number >= 1",
          _positive_int, "Failed sends before a job is dead-lettered as `max_attempts` (a 429 "
          "or a 401/403 wait does not count)."),
@@ -163,7 +183,7 @@ SPECS: tuple[Spec, ...] = (
          _positive_int, "Celery threads per worker process: messages taken at once; a "
          "one-job message sends on its thread (run one process per core)."),
     Spec("NOTIFY_BATCH_SIZE", "batch_size", "32", "whole number >= 1",
-         _positive_int, "Jobs per queue message from `enqueue_many` (1: one message per job)."),
+         _positive_int, "Most jobs in one queue message the dispatcher hands out."),
     Spec("NOTIFY_BATCH_SENDERS", "batch_senders", "64", "whole number >= 1",
          _positive_int, "Threads per worker process sending the jobs of batch messages."),
     Spec("NOTIFY_TASK_EVENTS", "task_events", "false", "true or false",
@@ -193,6 +213,8 @@ class Settings:
     key_prefix: str = "notify-relay:"
     rate_limit: str = "600/m"
     app_rate_limits: str = ""
+    app_weights: str = ""
+    bulk_share: float = 0.1
     max_attempts: int = 8
     backoff_base_s: float = 1.0
     backoff_max_s: float = 300.0

@@ -13,3 +13,27 @@ local function extend(key, ms)  -- TTLs only grow: state must outlive its reserv
   ms = math.ceil(ms)
   if redis.call('PTTL', key) < ms then redis.call('PEXPIRE', key, ms) end
 end
+
+-- The time every script decides by, in ms: Redis's own clock (so the hosts' clocks may
+-- differ by any amount), unless a caller passes one in (tests pass theirs).
+local function clock(given)
+  if given and given ~= '' then return tonumber(given) end
+  local t = redis.call('TIME')
+  return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+end
+
+-- A key-safe name for an application code (producers/keys.py `app_scope`, same rule).
+local function app_scope(code)
+  if string.match(code, '^[A-Za-z0-9-]+$') and #code <= 64 then return code end
+  return 'h:' .. string.sub(redis.sha1hex(code), 1, 16)
+end
+
+local function json_string(text)
+  if text == nil or text == false or text == '' then return 'null' end
+  return cjson.encode(text)
+end
+
+local function json_number(text)
+  if text == nil or text == false or text == '' then return 'null' end
+  return text
+end

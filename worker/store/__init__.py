@@ -5,12 +5,13 @@ and the tests build the same stores the same way, through `Stores.build`.
 
 | module          | owns (producers/keys.py has the full table)                            |
 |-----------------|------------------------------------------------------------------------|
-| claims.py       | the worker's writes to `{job}:outcome` / `{job}:attempts` (claim, record) |
-| park.py         | `retries`: delayed sends, moved back to the queue when due              |
-| watchdog.py     | `watch`, `watch:messages`: finds job messages kombu lost                |
+| waiting.py      | `wait:*`, `ring:*`, `apps`, `sched`, `wake`: jobs waiting, and the dispatch |
+| claims.py       | the worker's writes to `{job}:outcome`: claim, succeed, retry, bury, release |
+| park.py         | `retries`: failed sends waiting out their backoff                       |
+| watchdog.py     | `watch`: jobs handed out whose message kombu may have lost              |
 | deadletters.py  | `dead:*`: jobs that will not be sent                                    |
 | circuit.py      | `circuit`: 401/403 stops every send                                     |
-| limiter.py      | `rate:*`: the shared rate limit                                         |
+| limiter.py      | `rate:*`: the shared send budget                                        |
 | metrics.py      | `stats:counters`, `stats:window:*`: fleet-wide counters                 |
 | heartbeat.py    | `stats:workers`: worker liveness                                        |
 | stats.py        | nothing: one read of all of the above                                   |
@@ -29,9 +30,10 @@ from producers.settings import Settings
 from worker.store.circuit import Circuit
 from worker.store.claims import ClaimStore
 from worker.store.deadletters import DeadLetterStore
-from worker.store.limiter import RateLimiter
+from worker.store.limiter import Budget
 from worker.store.metrics import Metrics
 from worker.store.park import Park
+from worker.store.waiting import Waiting
 from worker.store.watchdog import Watchdog
 
 
@@ -42,12 +44,13 @@ class Stores:
     settings: Settings
     redis: Redis
     keys: Keys
+    waiting: Waiting
     claims: ClaimStore
     park: Park
     watchdog: Watchdog
     dead: DeadLetterStore
     circuit: Circuit
-    limiter: RateLimiter
+    budget: Budget
     metrics: Metrics
 
     @classmethod
@@ -59,16 +62,17 @@ class Stores:
         no round trip per send); None writes each at once (tools, tests).
         """
         keys = Keys(settings.key_prefix)
+        budget = Budget.from_settings(client, keys, settings)
         return cls(
             settings=settings,
             redis=client,
             keys=keys,
-            claims=ClaimStore(client, keys, settings.outcome_ttl_s),
-            park=Park(client, keys, settings.queue),
-            watchdog=Watchdog(client, keys, settings.queue, settings.watchdog_grace_s),
-            dead=DeadLetterStore(client, keys, max_count=settings.dead_max,
-                                 ttl_s=settings.dead_ttl_s),
+            waiting=Waiting(client, keys, settings, budget),
+            claims=ClaimStore(client, keys, settings, budget),
+            park=Park(client, keys),
+            watchdog=Watchdog(client, keys),
+            dead=DeadLetterStore(client, keys, settings),
             circuit=Circuit(client, keys, settings.circuit_probe_interval_s),
-            limiter=RateLimiter.from_settings(client, keys, settings),
+            budget=budget,
             metrics=Metrics(client, keys, flush_every_s=metrics_flush_s),
         )

@@ -1,68 +1,57 @@
 """The dead-letter store: jobs that will not be sent, with why, for operators to act on.
 
-Owner of `dead:index` (zset job id → dead time), `dead:entries` (hash job id →
-JSON entry) and `dead:reasons` (hash reason → how many are stored, so `stats` need
-not read every entry). Bounded by count (NOTIFY_DEAD_MAX) and age (NOTIFY_DEAD_TTL),
-trimmed on every insert by the same script that inserts.
+Owner of `dead:index` (zset job id → dead time), `dead:entries` (hash job id → JSON entry,
+its first key "reason") and `dead:reasons` (hash reason → how many are stored, so `stats`
+need not read every entry). Entries are added by the script that buries a job
+(claims.py, lua/bury.lua, with lua/deadletters.lua): bounded by count (NOTIFY_DEAD_MAX)
+and age (NOTIFY_DEAD_TTL), trimmed on every insert by the same script. The job is kept as
+the worker serialised it, byte for byte, so a replay sends exactly what was refused.
 """
 
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import redis
 
-from producers.job import Job
+from producers.enqueue import _body  # the bytes a job's request is POSTed as
 from producers.keys import Keys
-from producers.outcomes import DEAD_REASONS, Status
-from producers.scripts import Script, execute
+from producers.outcomes import DEAD_REASONS, Attempt, Status
+from producers.scripts import Script
+from producers.settings import Settings
 
-if TYPE_CHECKING:
-    from worker.store import Stores
-
-ADD = Script(Path(__file__).with_name("lua") / "dead_add.lua")
+_LUA = Path(__file__).with_name("lua")
+REPLAY = Script(_LUA / "replay.lua", Status,
+                includes=[_LUA / "records.lua", _LUA / "deadletters.lua"])
 
 
 class DeadLetterStore:
-    def __init__(self, client: redis.Redis, keys: Keys, *, max_count: int, ttl_s: float) -> None:
+    def __init__(self, client: redis.Redis, keys: Keys, settings: Settings) -> None:
         self._redis = client
         self._keys = keys
-        self._max_count = max_count
-        self._ttl_s = ttl_s
-
-    def add(
-        self, pipe: redis.client.Pipeline, job: Job, reason: str, last_error: str | None,
-        now: float | None = None,
-    ) -> None:
-        """Queue on `pipe`: park `job` as dead for `reason`, trimming old entries."""
-        now = time.time() if now is None else now
-        entry = {"job": job.to_dict(), "reason": reason, "last_error": last_error,
-                 "dead_at": now, "application": job.application, "kind": job.kind}
-        keys = [self._keys.dead_index, self._keys.dead_entries, self._keys.attempts(job.job_id),
-                self._keys.dead_reasons]
-        args = [job.job_id, json.dumps(entry), int(now * 1000),
-                int((now - self._ttl_s) * 1000), self._max_count]
-        ADD.queue(pipe, keys, args)
+        self._settings = settings
 
     def get(self, job_id: str) -> dict[str, Any] | None:
         raw = self._redis.hget(self._keys.dead_entries, job_id)
-        return json.loads(raw) if raw else None
+        return _decode(raw) if raw else None
 
     def iter_newest(
-        self, *, reason: str | None = None, application: str | None = None, batch: int = 500,
+        self, *, reason: str | None = None, application: str | None = None,
+        older_than: float | None = None, batch: int = 500,
     ) -> Iterator[dict[str, Any]]:
         """Entries newest first, filtered; reads in batches so large stores stay cheap."""
+        top = "+inf" if older_than is None else f"({older_than * 1000}"
         start = 0
         while True:
-            ids = self._redis.zrevrange(self._keys.dead_index, start, start + batch - 1)
+            ids = self._redis.zrevrangebyscore(self._keys.dead_index, top, "-inf",
+                                               start=start, num=batch)
             if not ids:
                 return
             for raw in self._redis.hmget(self._keys.dead_entries, ids):
-                entry = json.loads(raw) if raw else None
+                entry = _decode(raw) if raw else None
                 if entry and _matches(entry, reason, application):
                     yield entry
             start += batch
@@ -77,42 +66,50 @@ class DeadLetterStore:
             counts[reason.decode()] = max(0, int(count))
         return counts
 
-    def remove(self, pipe: redis.client.Pipeline, entry: dict[str, Any]) -> None:
-        """Queue on `pipe`: delete one entry (as read from the store) and its count."""
-        job_id = entry["job"]["job_id"]
-        pipe.zrem(self._keys.dead_index, job_id)
-        pipe.hdel(self._keys.dead_entries, job_id)
-        pipe.hincrby(self._keys.dead_reasons, entry["reason"], -1)
-
-    def purge(self, *, reason: str | None = None, application: str | None = None) -> int:
-        doomed = list(self.iter_newest(reason=reason, application=application))
+    def purge(self, entries: list[dict[str, Any]]) -> int:
+        """Delete these entries (as read from the store); how many were still there."""
         pipe = self._redis.pipeline()
-        for entry in doomed:
-            self.remove(pipe, entry)
+        for entry in entries:
+            pipe.hdel(self._keys.dead_entries, entry["job"]["job_id"])
+        gone = pipe.execute()
+        pipe = self._redis.pipeline()
+        for entry, removed in zip(entries, gone, strict=True):
+            if removed:
+                pipe.zrem(self._keys.dead_index, entry["job"]["job_id"])
+                pipe.hincrby(self._keys.dead_reasons, entry["reason"], -1)
         pipe.execute()
-        return len(doomed)
+        return sum(map(int, gone))
+
+    def replay(self, entry: dict[str, Any], now: float | None = None) -> bool:
+        """Send a dead job again: same id, key, priority and attempt log; a fresh budget
+        (NOTIFY_MAX_ATTEMPTS) and deadline (NOTIFY_MAX_AGE). False if it was gone."""
+        job = entry["job"]
+        rows = entry.get("_rows", "[]")
+        keys = [self._keys.outcome(job["job_id"]), self._keys.dead_index,
+                self._keys.dead_entries, self._keys.dead_reasons]
+        args = [job["job_id"], self._keys.prefix, "" if now is None else int(now * 1000),
+                int(self._settings.outcome_ttl_s * 1000), job.get("priority") or "normal",
+                entry.get("application") or "", entry.get("kind") or "",
+                int(self._settings.max_age_s * 1000), request_body(job["request"]),
+                job.get("idempotency_key") or "", rows, len(entry.get("attempts", []))]
+        return bool(REPLAY(self._redis, keys, args))
+
+
+def _decode(raw: bytes) -> dict[str, Any]:
+    """An entry with its attempt log as dicts (and the rows kept for a replay)."""
+    entry: dict[str, Any] = json.loads(raw)
+    rows = entry.get("attempts") or []
+    entry["_rows"] = json.dumps(rows, separators=(",", ":"))
+    entry["attempts"] = [vars(Attempt.from_row(row)) for row in rows]
+    return entry
+
+
+def public(entry: dict[str, Any]) -> dict[str, Any]:
+    """The entry as `dead show` / `dead export` print it."""
+    return {k: v for k, v in entry.items() if not k.startswith("_")}
 
 
 def _matches(entry: dict[str, Any], reason: str | None, application: str | None) -> bool:
     return (reason is None or entry["reason"] == reason) and (
         application is None or entry.get("application") == application
     )
-
-
-def replay_entry(stores: Stores, entry: dict[str, Any], *, max_age_s: float,
-                 now: float | None = None) -> Job:
-    """Send a dead job again: same id and idempotency key, fresh budget and deadline.
-
-    One transaction: the outcome goes back to `queued`, the job is parked as due now (the
-    scheduler queues it within a poll interval), watched, and the dead letter is removed.
-    """
-    now = time.time() if now is None else now
-    job = Job.from_dict(entry["job"]).fresh_budget(max_age_s=max_age_s, now=now)
-    pipe = stores.redis.pipeline()
-    stores.claims.record(pipe, job, None, Status.QUEUED, revive=True, dead_reason="",
-                         last_error="", expires_at=job.expires_at, replayed_at=now)
-    message = stores.park.park(pipe, job, now)
-    stores.watchdog.track(pipe, job.job_id, message, now)
-    stores.dead.remove(pipe, entry)
-    execute(pipe)
-    return job

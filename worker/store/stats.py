@@ -1,22 +1,25 @@
 """One read of the whole system's state, for `notify-relay stats` and the metrics exporter.
 
-Reads only; every number comes from the key family's owner (queue: kombu's list, park:
-park.py, dead letters: deadletters.py, circuit: circuit.py, counters: metrics.py,
-workers: heartbeat.py, limiter: limiter.py).
+Reads only; every number comes from the key family's owner (waiting: waiting.py, handed
+out: watchdog.py, queue messages: kombu's list, park: park.py, dead letters:
+deadletters.py, circuit: circuit.py, counters: metrics.py, workers: heartbeat.py, budget:
+limiter.py). Its cost is per application waiting, never per job: a backlog of any size
+reads as fast as an empty one.
 """
 
 from __future__ import annotations
 
 import time
-from pathlib import Path
 from typing import Any
 
-import redis
-
-from producers.scripts import Script
 from worker.store import Stores, metrics
 from worker.store.heartbeat import live_workers
+from producers.keys import app_scope
 from worker.store.park import Park
+
+
+#: Applications listed by `stats`, most jobs waiting first.
+TOP_APPLICATIONS = 10
 
 
 def collect(stores: Stores, now: float | None = None, *,
@@ -24,39 +27,45 @@ def collect(stores: Stores, now: float | None = None, *,
     """Everything `stats` shows. `dead_by_reason=False` skips the one costly read."""
     now = time.time() if now is None else now
     settings, client, keys = stores.settings, stores.redis, stores.keys
+    backlog = stores.waiting.backlog()
     return {
         "time": now,
-        "queue": {"name": settings.queue, **queued_jobs(client, keys.queue(settings.queue))},
+        "waiting": waiting_view(backlog, now),
+        "queue": {"name": settings.queue, "depth": stores.watchdog.size(),
+                  "messages": int(client.llen(keys.queue(settings.queue)))},
         "retries": _retries(stores.park, now),
         "dead_letters": {"total": stores.dead.count(),
                          "by_reason": stores.dead.count_by_reason() if dead_by_reason else None},
         "last_minute": metrics.recent_sends(client, keys, now),
+        "share_last_minute": stores.waiting.shares(now),
         "circuit": circuit_view(stores.circuit.state(), now),
         # The limiter's keys are named after a hash of the API token: without
         # PUSHWOOSH_API_TOKEN there is no state to find.
-        "limiter": stores.limiter.snapshot(now) if settings.api_token else None,
+        "limiter": (stores.budget.snapshot(_codes(backlog), now) if settings.api_token
+                    else None),
         "workers": {node: round(age, 1) for node, age in live_workers(client, keys, now).items()},
         "totals": metrics.read_counters(client, keys),
     }
 
 
-#: Up to this many messages the queue's jobs are counted exactly; past it, estimated.
-EXACT_UP_TO = 2000
-#: Messages read at each end of a longer queue for the estimate.
-SAMPLE = 500
+def waiting_view(backlog: dict[str, list[dict[str, Any]]], now: float) -> dict[str, Any]:
+    """Jobs waiting: in all, per priority (with the oldest's age), top applications."""
+    by_priority = {}
+    for priority, rows in backlog.items():
+        oldest = [r["oldest_enqueued_at"] for r in rows if r["oldest_enqueued_at"]]
+        by_priority[priority] = {
+            "jobs": sum(r["waiting"] for r in rows),
+            "oldest_age_s": round(max(0.0, now - min(oldest)), 1) if oldest else None}
+    apps = [{"application": r["application"], "priority": priority, "waiting": r["waiting"]}
+            for priority, rows in backlog.items() for r in rows]
+    apps.sort(key=lambda r: -r["waiting"])
+    return {"total": sum(p["jobs"] for p in by_priority.values()), "by_priority": by_priority,
+            "top_applications": apps[:TOP_APPLICATIONS], "applications": len(apps)}
 
-QUEUED_JOBS = Script(Path(__file__).with_name("lua") / "queued_jobs.lua")
 
-
-def queued_jobs(client: redis.Redis, queue_key: str) -> dict[str, Any]:
-    """Jobs waiting in the queue (`depth`), and the messages carrying them.
-
-    `enqueue_many` packs several jobs into one message, so the list's length is not
-    the number of jobs. A long queue is estimated from both ends (`estimated: true`)
-    rather than read whole: one read must not hold Redis for long.
-    """
-    jobs, messages, estimated = QUEUED_JOBS(client, [queue_key], [EXACT_UP_TO, SAMPLE])
-    return {"depth": int(jobs), "messages": int(messages), "estimated": bool(estimated)}
+def _codes(backlog: dict[str, list[dict[str, Any]]]) -> dict[str, str]:
+    return {app_scope(r["application"]): r["application"]
+            for rows in backlog.values() for r in rows}
 
 
 def _retries(park: Park, now: float) -> dict[str, Any]:

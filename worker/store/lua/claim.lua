@@ -1,47 +1,61 @@
--- Claim a job before a send (worker/store/claims.py). Returns {result, detail} (and for
--- `claimed`, the attempt count the send goes on from):
---   claimed - this worker may send; detail = 'abandoned' when a previous holder died mid-send
+-- Claim a dispatched job before its send (worker/store/claims.py): the effectively-once
+-- fence. Results (ClaimResult):
+--   claimed - this worker may send: the job's body and fields, and how long to wait for
+--             its slot; detail 'abandoned' when a previous holder died mid-send (its
+--             attempt is logged as ambiguous, "worker lost", and counts as spent)
 --   final   - already succeeded or dead: acknowledge, never send again
---   stale   - the message is an old copy (attempt count moved on): drop it
---   leased  - another worker is sending right now; detail = lease end (ms)
--- A takeover moves the count on without a new message, so the message its holder keeps
--- carries the older count. If that holder dies too, its redelivered copy is the only one
--- left: a job in `sending` whose lease has run out is taken over by any copy, never stale.
+--   stale   - an old copy: the job was handed out again since (dispatch number moved on)
+--   leased  - another worker is sending it right now: this copy is a duplicate
+--   unknown - no such record (expired, or never enqueued here)
+-- A copy whose slot is more than `late` ms past takes a fresh slot from the limiter, so a
+-- late send never bunches with the ones after it.
 --
--- KEYS: outcome hash, attempts list
--- ARGV: expected attempt count, now ms, lease ms, owner, ttl ms, initial field, value, ...
+-- KEYS: 1 record, 2 watch zset, 3 token limiter state
+-- ARGV: 1 job id, 2 dispatch number ('' = whatever it is now), 3 owner, 4 lease ms,
+--       5 now ms ('' = Redis clock), 6 slot ms (-1: none), 7 late ms, 8 token rate/s,
+--       9 token burst
 
-local h = redis.call('HMGET', KEYS[1], 'status', 'attempts', 'lease_until', 'sending_since',
-  'lease_owner')
-local now = tonumber(ARGV[2])
-if not h[1] then
-  redis.call('HSET', KEYS[1], unpack(ARGV, 6))
-  redis.call('PEXPIRE', KEYS[1], ARGV[5])
-  h[1] = Status.QUEUED; h[2] = '0'
+local now = clock(ARGV[5])
+local key, id, owner = KEYS[1], ARGV[1], ARGV[3]
+local h = live_fields(key, 'status', 'dispatch', 'lease_until', 'lease_owner',
+  'sending_since', 'attempts', 'spent')
+if not h then
+  redis.call('ZREM', KEYS[2], id)
+  return {ClaimResult.FINAL, final_status(key)}
 end
-if h[1] == Status.SUCCEEDED or h[1] == Status.DEAD then return {ClaimResult.FINAL, h[1]} end
-local attempts = tonumber(h[2] or '0')
--- the same delivery retrying this script after a dropped connection: still ours
-if h[1] == Status.SENDING and h[5] == ARGV[4] then
-  return {ClaimResult.CLAIMED, '', tostring(attempts)}
-end
-local orphaned = h[1] == Status.SENDING and tonumber(h[3] or '0') <= now
-if attempts ~= tonumber(ARGV[1]) and not orphaned then
-  return {ClaimResult.STALE, tostring(attempts)}
-end
+local status = h[1]
+if not status then redis.call('ZREM', KEYS[2], id); return {ClaimResult.UNKNOWN, ''} end
+local dispatch = tonumber(h[2] or '0')
+local expected = ARGV[2] == '' and dispatch or tonumber(ARGV[2])
 local detail = ''
-if h[1] == Status.SENDING then
+if status == Status.SENDING and h[4] ~= owner then
   if tonumber(h[3] or '0') > now then return {ClaimResult.LEASED, h[3]} end
-  detail = 'abandoned'
-  local lost = cjson.encode({number = attempts + 1, started_at = tonumber(h[4] or '0') / 1000,
-    outcome = 'ambiguous', ambiguous = true,
-    error = 'worker lost before the result was recorded'})
-  redis.call('RPUSH', KEYS[2], lost)
-  redis.call('HINCRBY', KEYS[1], 'attempts', 1)
-  attempts = attempts + 1
+  if expected ~= dispatch then return {ClaimResult.STALE, ''} end
+  detail = ClaimDetail.ABANDONED  -- the holder's lease ran out: it died mid-send
+  local number = tonumber(h[6] or '0') + 1
+  append_live(key, '[' .. number .. ',' .. fmt(tonumber(h[5] or now) / 1000)
+    .. ',null,"ambiguous",null,null,"worker lost before the result was recorded",null,1,null,0]')
+  redis.call('HINCRBY', key, 'attempts', 1)
+  redis.call('HINCRBY', key, 'spent', 1)
+elseif status ~= Status.SENDING then
+  if status ~= Status.QUEUED and status ~= Status.RETRYING then return {ClaimResult.FINAL, status} end
+  if expected ~= dispatch then return {ClaimResult.STALE, ''} end
 end
-redis.call('HSET', KEYS[1], 'status', Status.SENDING, 'lease_until', now + tonumber(ARGV[3]),
-  'lease_owner', ARGV[4], 'sending_since', now, 'updated_at', now / 1000)
-redis.call('PEXPIRE', KEYS[1], ARGV[5])
-redis.call('PEXPIRE', KEYS[2], ARGV[5])
-return {ClaimResult.CLAIMED, detail, tostring(attempts)}
+redis.call('HSET', key, 'status', Status.SENDING, 'lease_until', now + tonumber(ARGV[4]),
+  'lease_owner', owner, 'sending_since', now, 'updated_at', fmt(now / 1000))
+redis.call('ZREM', KEYS[2], id)
+
+local wait, slot = 0, tonumber(ARGV[6])
+if slot >= 0 and now > slot + tonumber(ARGV[7]) then
+  local token = load_scope(KEYS[3], tonumber(ARGV[8]), tonumber(ARGV[9]), now)
+  local at = earliest(token, now)
+  take(token, at)
+  save_scope(token, now)
+  wait = at - now
+elseif slot >= 0 then
+  wait = math.max(0, slot - now)
+end
+local f = redis.call('HMGET', key, 'attempts', 'spent', 'body', 'expires_at', 'enqueued_at',
+  'kind', 'application', 'priority', 'idempotency_key')
+return {ClaimResult.CLAIMED, detail, f[1] or '0', f[2] or '0', f[3] or '', f[4], f[5], f[6],
+  f[7] or '', f[8], f[9] or '', fmt(wait), fmt(now)}

@@ -1,13 +1,16 @@
--- Move due retries from the park to the queue (worker/store/park.py): each member is moved
--- exactly once, however many movers run at once.
+-- Move due retries from the park back to their waiting lists (worker/store/park.py), at
+-- the head: they waited already. Each is moved exactly once however many movers run.
 --
--- KEYS: retries zset, queue list. ARGV: now ms, batch size. Returns how many moved.
+-- KEYS: 1 retries zset. ARGV: 1 now ms ('' = Redis clock), 2 batch size, 3 key prefix.
+-- Returns how many moved.
 
-local due = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, ARGV[2])
-for _, message in ipairs(due) do
-  -- RPUSH: workers BRPOP from the right, so a due job is next, not behind the backlog
-  -- (its rate-limit slot is reserved for about now).
-  redis.call('RPUSH', KEYS[2], message)
-  redis.call('ZREM', KEYS[1], message)
+local now = clock(ARGV[1])
+local due = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', now, 'LIMIT', 0, tonumber(ARGV[2]))
+for _, id in ipairs(due) do
+  local key = record_key(ARGV[3], id)
+  local h = live_fields(key, 'status')
+  if h and h[1] == Status.RETRYING then wait_again(ARGV[3], key, id) end
+  redis.call('ZREM', KEYS[1], id)
 end
+if #due > 0 then wake(ARGV[3]) end
 return #due

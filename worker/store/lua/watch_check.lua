@@ -1,37 +1,25 @@
--- Look at one watched job (or batch) whose time has come (worker/store/watchdog.py).
--- Returns a WatchResult: done, leased, present or republished.
+-- Look at jobs handed out to workers whose claim is overdue (worker/store/watchdog.py).
+-- kombu takes a message with BRPOP and records it as unacknowledged in a second command;
+-- a worker killed (or a Redis that dies) in between loses it. A job still unclaimed long
+-- after its slot (twice the visibility timeout: kombu has restored any message of a dead
+-- worker by then) goes back to the head of its waiting list with a new dispatch number,
+-- so an old copy that turns up after all cannot claim it.
 --
--- KEYS: watch, messages, outcome, queue, unacked, retries.
--- ARGV: job id (or batch id), now ms, grace ms, '1' for a batch (no outcome of its own),
---       queue depth per grace (a queued message is looked at again after that many).
+-- KEYS: 1 watch zset. ARGV: 1 now ms ('' = Redis clock), 2 batch size, 3 key prefix.
+-- Returns {looked at, put back}.
 
-local id, now, grace = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3])
-local message = redis.call('HGET', KEYS[2], id)
--- A batch has no outcome of its own: it counts as live and unleased, and its entry is
--- dropped by send_batch once every job in it is recorded.
-local h = {'batch', '0'}
-if ARGV[4] ~= '1' then h = redis.call('HMGET', KEYS[3], 'status', 'lease_until') end
-if not h[1] or h[1] == Status.SUCCEEDED or h[1] == Status.DEAD or not message then
+local now = clock(ARGV[1])
+local due = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', now, 'LIMIT', 0, tonumber(ARGV[2]))
+local back = 0
+for _, id in ipairs(due) do
+  local key = record_key(ARGV[3], id)
+  local h = live_fields(key, 'status')
+  if h and (h[1] == Status.QUEUED or h[1] == Status.RETRYING) then
+    redis.call('HINCRBY', key, 'dispatch', 1)
+    wait_again(ARGV[3], key, id)
+    back = back + 1
+  end
   redis.call('ZREM', KEYS[1], id)
-  redis.call('HDEL', KEYS[2], id)
-  return WatchResult.DONE
 end
-local lease = tonumber(h[2] or '0')
-if h[1] == Status.SENDING and lease > now then
-  redis.call('ZADD', KEYS[1], lease + grace, id)
-  return WatchResult.LEASED
-end
-local tag = cjson.decode(message)['properties']['delivery_tag']
-local from_right = redis.call('LPOS', KEYS[4], message, 'RANK', -1)
-if from_right then
-  -- still queued; deep in a backlog it will not be taken soon: look again later
-  redis.call('ZADD', KEYS[1], now + grace * math.max(1, from_right / tonumber(ARGV[5])), id)
-  return WatchResult.PRESENT
-end
-if redis.call('HEXISTS', KEYS[5], tag) == 1 or redis.call('ZSCORE', KEYS[6], message) then
-  redis.call('ZADD', KEYS[1], now + grace, id)
-  return WatchResult.PRESENT
-end
-redis.call('RPUSH', KEYS[4], message)
-redis.call('ZADD', KEYS[1], now + grace, id)
-return WatchResult.REPUBLISHED
+if back > 0 then wake(ARGV[3]) end
+return {#due, back}
