@@ -17,6 +17,7 @@ from collections.abc import Iterator
 import pytest
 
 from emulator import EmulatorServer
+from tests.worker.servers import read_request
 from worker.classify import classify
 from worker.failures import FailureClass as C
 from worker.http import NotifyClient
@@ -49,7 +50,7 @@ def truncating_server() -> Iterator[str]:
     def serve() -> None:
         conn, _ = listener.accept()
         with conn:
-            conn.recv(65536)
+            read_request(conn)  # all of it: unread bytes would turn the close into a reset
             conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
                          b"Content-Length: 100\r\n\r\n{\"mess")
 
