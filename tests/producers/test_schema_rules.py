@@ -320,3 +320,44 @@ def test_warnings_for_channels_and_unchecked_keys() -> None:
 )
 def test_warnings_never_raise(garbage: Any) -> None:
     assert warnings(garbage) == []
+
+
+@pytest.mark.parametrize("code", [
+    "ABCDE-12345\n\x1b[31m", "ABCDE-12345\n", "\tABCDE-12345", "ABCDE\x00-12345", "ABC\x7fDE",
+    "ABCDE-1234\u00e9", "ABCDE\u200b-12345", "ABCDE\u202e-12345", "ABCDE-12345\u2028",
+])
+def test_an_application_code_must_be_printable_ascii(code: str) -> None:
+    # M3: the code names Redis keys and goes into log lines and terminals.
+    for template, kind in ((V1, "segment"), (USERS, "transactional")):
+        request = copy.deepcopy(template)
+        request[kind]["application"] = code
+        with pytest.raises(ValidationError) as caught:
+            validate(request)
+        [(path, text)] = flatten_messages(caught.value.messages)
+        assert path == f"{kind}.application"
+        assert text.startswith("Not printable ASCII: ") and "XXXXX-XXXXX" in text
+
+
+def test_the_refused_character_is_named_by_kind_code_point_and_position() -> None:
+    request = copy.deepcopy(V1)
+    request["segment"]["application"] = "ABCDE-12345\n\x1b[31m"
+    assert str(rejected_error(request)) == (
+        "segment.application: Not printable ASCII: control character U+000A at position 11; "
+        "an application code looks like XXXXX-XXXXX.")
+    request["segment"]["application"] = "ABCDE\u200b-12345"
+    assert "format character U+200B at position 5" in str(rejected_error(request))
+
+
+def rejected_error(request: Any) -> ValidationError:
+    with pytest.raises(ValidationError) as caught:
+        validate(request)
+    return caught.value
+
+
+@pytest.mark.parametrize("code", ["ABCDE-12345", "YOUR-APP-CODE", "VICTIM-00001:holds", "a b"])
+def test_other_printable_codes_pass_with_only_a_format_warning(code: str) -> None:
+    request = copy.deepcopy(V1)
+    request["segment"]["application"] = code
+    assert validate(request)["segment"]["application"] == code
+    looks_wrong = "segment.application: does not look like an application code (XXXXX-XXXXX)."
+    assert (looks_wrong in warnings(request)) == (code != "ABCDE-12345")
