@@ -15,7 +15,7 @@ no other module writes it.
 | `dead:index`, `dead:entries` | zset+hash | worker/store/deadletters.py | NOTIFY_DEAD_MAX / _TTL |
 | `dead:reasons`            | hash   | worker/store/deadletters.py | one field per reason   |
 | `circuit`                 | hash   | worker/store/circuit.py | one key                    |
-| `rate:*`                  | string/hash | worker/store/limiter.py | TTL of a few windows   |
+| `rate:*` (apps: app_scope) | string/hash | worker/store/limiter.py | TTL of a few windows |
 | `stats:counters`          | hash   | worker/store/metrics.py | TTL 30 d, refreshed on write |
 | `stats:window:<t>`        | hash   | worker/store/metrics.py | TTL 2 min                  |
 | `stats:workers`           | zset   | worker/store/heartbeat.py | pruned; TTL 1 d          |
@@ -26,11 +26,36 @@ scripts; its shape (fields, statuses) is producers/outcomes.py, shared by both s
 id, or `batch:<task id>` for a batch), in the same script that queues the message. The
 batch script touches several jobs' keys, so it needs one Redis node (as kombu's Redis
 transport does anyway), not a cluster.
+
+An application code is never put in a key name raw: `app_scope(code)` gives the part of a
+key (or hash field) that names an application (security review M3).
 """
 
 from __future__ import annotations
 
+import hashlib
+import re
 from dataclasses import dataclass
+
+#: A code that is safe as it is in a key name: no ':' (our separator), no braces (hash
+#: tags), no glob or control characters, bounded length. Pushwoosh codes (XXXXX-XXXXX) are.
+_PLAIN_SCOPE = re.compile(r"[A-Za-z0-9-]{1,64}")
+HASHED_SCOPE_PREFIX = "h:"
+
+
+def app_scope(application: str) -> str:
+    """The key-safe name of an application's scope (rate limits, waits): M3.
+
+    The code itself when it matches `[A-Za-z0-9-]{1,64}`, else `h:` + the first 16 hex
+    digits of its SHA-256. A plain scope has no ':', so it never equals a hashed one, and
+    no code can name another's keys: with raw codes, app `A:holds` wrote the hash that
+    is app `A`'s holds zset (WRONGTYPE for every acquire of `A`). Deterministic, so every
+    worker and the producer agree on it.
+    """
+    if _PLAIN_SCOPE.fullmatch(application):
+        return application
+    digest = hashlib.sha256(application.encode("utf-8", "surrogatepass")).hexdigest()
+    return HASHED_SCOPE_PREFIX + digest[:16]
 
 
 @dataclass(frozen=True)
