@@ -91,7 +91,7 @@ def header_error(token: str) -> ValueError:
 def test_the_scrubber_masks_the_token_in_its_escaped_forms(token):
     # M1: the header error quotes the token as bytes, a traceback or %r as an escaped str.
     error = header_error(token)
-    texts = [str(error), repr(error), f"internal error: ValueError: {error}", "%r" % token,
+    texts = [str(error), repr(error), f"internal error: ValueError: {error}", f"{token!r}",
              ascii(token), json.dumps({"e": token}), repr(token.encode())]
     scrubber = Scrubber(token)
     for text in texts:
