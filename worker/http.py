@@ -18,7 +18,6 @@ What a server can do to a send is bounded (security review, December 2026):
 
 from __future__ import annotations
 
-import json
 import os
 import time
 import urllib.request
@@ -31,6 +30,7 @@ import urllib3
 from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.exceptions import HTTPError
 
+from producers.validation import request_json
 from worker import deadline
 from worker.classify import RequestHeaderError, SendDeadlineError, SendResult
 
@@ -133,7 +133,7 @@ class NotifyClient:
                          "User-Agent": "notify-relay/0.1"}
 
     def post(self, request: dict[str, Any]) -> SendResult:
-        body = json.dumps(request, separators=(",", ":")).encode()
+        body = request_json(request).encode("ascii")  # the body validate() measured (L5)
         started = time.perf_counter()
         watch = self._reaper.arm(self.deadline_s)
         try:

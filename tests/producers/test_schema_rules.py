@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import json
 import threading
 from datetime import datetime
 from typing import Any
@@ -15,8 +16,10 @@ from producers.schemas.jsonvalues import MAX_JSON_DEPTH
 from producers.schemas.request import NotifyRequestSchema
 from producers.schemas.typos import did_you_mean
 from producers.validation import (
+    REQUEST_LIMIT_BYTES,
     ValidationError,
     flatten_messages,
+    request_json,
     validate,
     validate_many,
     warnings,
@@ -361,3 +364,36 @@ def test_other_printable_codes_pass_with_only_a_format_warning(code: str) -> Non
     assert validate(request)["segment"]["application"] == code
     looks_wrong = "segment.application: does not look like an application code (XXXXX-XXXXX)."
     assert (looks_wrong in warnings(request)) == (code != "ABCDE-12345")
+
+
+def with_custom_data_of(size: int) -> dict[str, Any]:
+    """V1 whose compact JSON body is exactly `size` bytes (padding in custom_data)."""
+    request = copy.deepcopy(V1)
+    request["segment"]["payload"]["custom_data"]["pad"] = ""
+    room = size - len(request_json(request))
+    request["segment"]["payload"]["custom_data"]["pad"] = "x" * room
+    assert len(request_json(request)) == size
+    return request
+
+
+def test_a_request_of_10_mb_or_more_as_posted_is_refused() -> None:
+    # L5 / §14: the body must be under 10 MB; the check measures the POSTed bytes.
+    assert validate(with_custom_data_of(REQUEST_LIMIT_BYTES - 1))
+    error = rejected_error(with_custom_data_of(REQUEST_LIMIT_BYTES))
+    assert str(error) == ("_schema: The request is 10,000,000 bytes as JSON; the API takes a "
+                          "body under 10 MB (10,000,000 bytes, §14).")
+
+
+def test_the_size_counts_escapes_as_sent_not_characters() -> None:
+    # 1.7 M characters, 6 bytes each on the wire (\u20ac): 10.2 MB as POSTed.
+    request = copy.deepcopy(V1)
+    request["segment"]["payload"]["custom_data"]["pad"] = "\u20ac" * 1_700_000
+    assert len(json.dumps(request, ensure_ascii=False)) < REQUEST_LIMIT_BYTES
+    assert paths(rejected_error(request)) == ["_schema"]
+
+
+def test_request_json_is_compact_ascii_json() -> None:
+    request = copy.deepcopy(V1)
+    request["segment"]["campaign"] = "caf\u00e9"
+    body = request_json(request)
+    assert body == json.dumps(request, separators=(",", ":")) and body.isascii()
