@@ -11,9 +11,9 @@ then fails at once, and the send reports the deadline.
 A send is watched from before its request is written (`arm`, then `attach` from the
 connection's `connect` and `request`) until its response is read (`disarm`). The socket
 is shut down under the reaper's lock, only while the send is armed and still owns the
-connection: a send disarms before it hands a live connection back to the pool, and a
-send that takes a connection binds it to itself (under the same lock) before using it,
-so the reaper never touches a socket another send is using. Every send of one client
+connection: a connection is unbound as it goes back to the pool (`detach`), and a send
+that takes one binds it to itself (under the same lock) before using it, so the reaper
+never touches a pooled socket or one another send is using. Every send of one client
 has the same budget, so deadlines come in the order sends start: a FIFO whose head is
 always the next one due.
 """
@@ -34,13 +34,14 @@ _CURRENT = threading.local()
 class Watch:
     """One send's deadline (monotonic seconds) and the connection it went out on."""
 
-    __slots__ = ("at", "conn", "done", "fired", "reaper")
+    __slots__ = ("at", "conn", "cut", "done", "fired", "reaper")
 
     def __init__(self, at: float, reaper: Reaper) -> None:
         self.at, self.reaper = at, reaper
         self.conn: Any = None
         self.done = False
-        self.fired = False
+        self.fired = False  # the deadline passed while armed: no new request may start
+        self.cut = False  # ...and the reaper shut the send's socket down
 
 
 class Reaper:
@@ -67,11 +68,12 @@ class Reaper:
         return watch
 
     def disarm(self, watch: Watch) -> bool:
-        """Stop watching; True if the deadline had passed and the socket was shut down."""
+        """Stop watching; True if the deadline passed and the send's socket was shut down
+        (what it read since may be cut short: an EOF that looks like the end)."""
         _CURRENT.watch = None
         with self._cond:
             watch.done = True
-            return watch.fired
+            return watch.cut
 
     def stop(self) -> None:
         with self._cond:
@@ -93,7 +95,7 @@ class Reaper:
             watch = self._queue.popleft()
             if not watch.done:
                 watch.fired = True
-                _shut_down(watch)
+                watch.cut = _shut_down(watch)
 
     def bind(self, conn: Any, watch: Watch | None) -> None:
         """Make `watch` (or no send) the one whose deadline may shut `conn` down."""
@@ -123,17 +125,27 @@ def attach(conn: Any) -> None:
         owner.reaper.bind(conn, watch)
 
 
-def _shut_down(watch: Watch) -> None:
+def detach(conn: Any) -> None:
+    """Unbind `conn` as it goes back to the pool (urllib3 returns a fully read one
+    itself, before the send disarms): an idle connection answers to no deadline."""
+    owner = getattr(conn, "notify_watch", None)
+    if owner is not None:
+        owner.reaper.bind(conn, None)
+
+
+def _shut_down(watch: Watch) -> bool:
     """Shut the socket down so the drip stops and the blocked read returns (EOF).
 
     `socket.socket.shutdown` directly, also for TLS: `SSLSocket.shutdown` would unwrap
-    the TLS object under the reading thread's feet.
+    the TLS object under the reading thread's feet. False if there was none to shut.
     """
     conn = watch.conn
     if conn is None or getattr(conn, "notify_watch", None) is not watch:
-        return  # still connecting (bounded by the connect timeout), or another send's now
+        return False  # connecting (bounded by the connect timeout), pooled, or another's
     sock = getattr(conn, "sock", None)
     raw = sock if isinstance(sock, socket.socket) else getattr(sock, "socket", None)
-    if isinstance(raw, socket.socket):
-        with contextlib.suppress(OSError):  # already closed by the sending thread
-            socket.socket.shutdown(raw, socket.SHUT_RDWR)
+    if not isinstance(raw, socket.socket):
+        return False
+    with contextlib.suppress(OSError):  # already closed by the sending thread
+        socket.socket.shutdown(raw, socket.SHUT_RDWR)
+    return True

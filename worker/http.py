@@ -72,9 +72,17 @@ class _WatchedHTTPSConnection(HTTPSConnection):
 class _HTTPPool(urllib3.HTTPConnectionPool):
     ConnectionCls = _WatchedHTTPConnection
 
+    def _put_conn(self, conn: Any) -> None:
+        deadline.detach(conn)
+        super()._put_conn(conn)
+
 
 class _HTTPSPool(urllib3.HTTPSConnectionPool):
     ConnectionCls = _WatchedHTTPSConnection
+
+    def _put_conn(self, conn: Any) -> None:
+        deadline.detach(conn)
+        super()._put_conn(conn)
 
 
 _POOLS: dict[str, type[urllib3.HTTPConnectionPool]] = {"http": _HTTPPool, "https": _HTTPSPool}
@@ -157,8 +165,6 @@ class NotifyClient:
             failed = self._failed(started, watch, exc)
             _drop(response)
             return failed
-        # Disarmed before the connection goes back to the pool, where another send may
-        # take it: the reaper must never shut a socket down under someone else's send.
         if self._reaper.disarm(watch):
             # The shutdown's EOF can pass for the end of the headers or of a body
             # without a length: what was read is not the server's whole answer.
@@ -206,28 +212,29 @@ def _bare_pool(url: str, options: dict[str, Any]) -> urllib3.HTTPConnectionPool:
 
 def _read_capped(response: Any, watch: deadline.Watch) -> tuple[bytes, str | None]:
     """(body, None), or (b"", why) for a body over MAX_BODY_BYTES (M2), never holding
-    more than MAX_BODY_BYTES + 1 bytes. Raises SendDeadlineError past the deadline (H1)."""
-    if _declared_length(response) > MAX_BODY_BYTES:
+    more than MAX_BODY_BYTES + 1 bytes. The body is read in chunks against the deadline;
+    a read blocked past it is cut by the reaper (H1)."""
+    length = _declared_length(response)
+    if length is not None and length > MAX_BODY_BYTES:
         return b"", OVER_CAP  # not drained: reading it is what the cap avoids
+    want = MAX_BODY_BYTES + 1 if length is None else length
     chunks: list[bytes] = []
     size = 0
-    while size <= MAX_BODY_BYTES:
-        chunk = response.read(min(_READ_CHUNK_BYTES, MAX_BODY_BYTES + 1 - size),
-                              decode_content=False)
+    while size < want:
+        chunk = response.read(min(_READ_CHUNK_BYTES, want - size), decode_content=False)
         if not chunk:
-            return b"".join(chunks), None
+            break  # EOF ends a body without a length (a short declared one raised)
         chunks.append(chunk)
         size += len(chunk)
         if time.monotonic() >= watch.at:
             raise SendDeadlineError("send deadline passed while reading the body")
-    return b"", OVER_CAP
+    return (b"", OVER_CAP) if size > MAX_BODY_BYTES else (b"".join(chunks), None)
 
 
-def _declared_length(response: Any) -> int:
-    try:
-        return int(response.headers.get("content-length") or 0)
-    except ValueError:
-        return 0  # urllib3 already refuses a malformed length; the read will tell
+def _declared_length(response: Any) -> int | None:
+    """The Content-Length as urllib3 read it (None: chunked, absent or invalid)."""
+    length = getattr(response, "length_remaining", None)
+    return length if isinstance(length, int) else None
 
 
 def _drop(response: Any) -> None:

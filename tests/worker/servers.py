@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import gzip
+import http.server
 import socket
 import ssl
 import threading
@@ -168,3 +169,41 @@ def endless_body(status: int = 200) -> Behaviour:
             server.send(conn, chunk)
 
     return behaviour
+
+
+class KeepAliveServer:
+    """A well-behaved HTTP/1.1 server (keep-alive) answering 200; counts connections."""
+
+    def __init__(self) -> None:
+        self.connections: set[tuple[str, int]] = set()
+        server = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def do_POST(self) -> None:  # noqa: N802 (http.server's naming)
+                server.connections.add(self.client_address)
+                self.rfile.read(int(self.headers["Content-Length"]))
+                body = b'{"message_code": "KA-1"}'
+                self.send_response(200)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        self._http = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._thread = threading.Thread(target=self._http.serve_forever, daemon=True)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self._http.server_address[1]}"
+
+    def __enter__(self) -> KeepAliveServer:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._http.shutdown()
+        self._http.server_close()

@@ -18,6 +18,7 @@ import pytest
 from notify_relay.processes import wait_until
 from tests.worker.servers import (
     FaultServer,
+    KeepAliveServer,
     drip_body,
     drip_head,
     endless_body,
@@ -132,6 +133,15 @@ def test_quick_sends_on_reused_connections_are_never_cut_by_an_earlier_send_s_de
         thread.join()
     assert len(statuses) > 20
     assert set(statuses) == {200}
+
+
+def test_an_idle_pooled_connection_outlives_the_deadline_of_the_send_that_used_it(client_for):
+    with KeepAliveServer() as server:
+        client = client_for(server.url, deadline_s=0.3)
+        assert client.post(REQUEST).status == 200
+        time.sleep(0.6)  # that send's deadline passes while its connection waits in the pool
+        assert [client.post(REQUEST).status for _ in range(3)] == [200, 200, 200]
+        assert len(server.connections) == 1  # the same socket, never shut down
 
 
 def test_the_deadline_defaults_to_connect_plus_read_timeout():
