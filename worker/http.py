@@ -47,12 +47,14 @@ HEADER_REFUSED = ("request not sent: http.client refused a request header (PUSHW
 
 
 class _WatchedHTTPConnection(HTTPConnection):
-    """Binds itself to the sending thread's deadline before connecting or writing
-    (worker/deadline.py): an HTTPS connection connects before `request`, HTTP inside it."""
+    """Binds itself to the sending thread's deadline (worker/deadline.py) before and after
+    connecting and before writing: HTTPS connects before `request`, HTTP inside it, and a
+    connection made after the deadline must send nothing."""
 
     def connect(self) -> None:
         deadline.attach(self)
         super().connect()
+        deadline.attach(self)
 
     def request(self, *args: Any, **kwargs: Any) -> None:
         deadline.attach(self)
@@ -63,6 +65,7 @@ class _WatchedHTTPSConnection(HTTPSConnection):
     def connect(self) -> None:
         deadline.attach(self)
         super().connect()
+        deadline.attach(self)
 
     def request(self, *args: Any, **kwargs: Any) -> None:
         deadline.attach(self)
@@ -184,8 +187,10 @@ class NotifyClient:
         )
 
     def _failed(self, started: float, watch: deadline.Watch, exc: BaseException) -> SendResult:
-        """The send's error; a deadline's own (ambiguous) if the reaper cut it short."""
-        if self._reaper.disarm(watch) or isinstance(exc, SendDeadlineError):
+        """The send's error; the deadline's own (ambiguous) once it passed: the reaper
+        cut the socket, or refused to start the request (deadline.DeadlinePassed)."""
+        self._reaper.disarm(watch)
+        if watch.fired or isinstance(exc, SendDeadlineError):
             error: BaseException = SendDeadlineError(
                 f"send deadline of {self.deadline_s:g} s passed; connection closed")
         else:

@@ -114,6 +114,27 @@ def test_a_slow_tls_connect_counts_against_the_same_deadline(certificate, client
     assert elapsed_s < DEADLINE_S + SLACK_S
 
 
+def test_a_connect_longer_than_the_deadline_is_cut_at_it_and_sends_nothing(
+        certificate, monkeypatch):
+    cert, key = certificate
+    for name in ("REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("SSL_CERT_FILE", cert)
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert, key)
+    # A 2 s handshake, a 3 s connect timeout and a 0.8 s budget: the connect ends at the
+    # budget (the connect timeout is capped to it, and the reaper cuts the socket), and
+    # whichever comes first, the request is never written.
+    with FaultServer(respond(200, b"{}"), tls=context, handshake_delay_s=2.0) as server:
+        client = NotifyClient(server.url, TOKEN, connect_timeout_s=3.0, read_timeout_s=0.5,
+                              pool_size=1, deadline_s=0.8)
+        result, elapsed_s = timed_post(client)
+        client.close()
+        assert server.requests == []
+    assert result.status is None and classify(result).cls in (C.TRANSIENT, C.AMBIGUOUS)
+    assert 0.75 <= elapsed_s < 0.8 + SLACK_S
+
+
 def test_quick_sends_on_reused_connections_are_never_cut_by_an_earlier_send_s_deadline(
         emulator, api_token, client_for):
     # 0.2 s budget, sends of a few ms for ~1 s on two threads sharing two connections:
