@@ -26,7 +26,7 @@ from tests.worker.servers import (
     respond,
 )
 from worker.classify import RequestHeaderError, classify
-from worker.errors import FailureClass as C
+from worker.failures import FailureClass as C
 from worker.http import MAX_BODY_BYTES, NotifyClient
 
 REQUEST = {"transactional": {"application": "ABCDE-12345", "users": {"list": ["u-1"]}}}
