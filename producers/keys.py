@@ -47,7 +47,7 @@ _PLAIN_CODE = re.compile(r"[A-Za-z0-9-]{1,64}")
 
 
 def app_scope(code: str) -> str:
-    """The key-safe name of an application code.
+    """The key-safe name of an application code (SHA-1: the Lua side has redis.sha1hex).
 
     The code itself when it is plain (letters, digits, dashes: every real Pushwoosh code),
     else `h:` + 16 hex digits of its SHA-1, so that no code can collide with another's
@@ -56,7 +56,7 @@ def app_scope(code: str) -> str:
     """
     if _PLAIN_CODE.fullmatch(code):
         return code
-    return "h:" + hashlib.sha1(code.encode()).hexdigest()[:16]
+    return "h:" + hashlib.sha1(code.encode("utf-8", "surrogatepass")).hexdigest()[:16]
 
 
 @dataclass(frozen=True)

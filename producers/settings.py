@@ -8,14 +8,20 @@ drift. Modules never read `os.environ` themselves.
 from __future__ import annotations
 
 import dataclasses
+import ipaddress
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import urlsplit
 
 
 class SettingsError(ValueError):
     """A variable has a value the service cannot start with; the text names it."""
+
+
+class Refused(ValueError):
+    """A parser's own reason, said instead of "expected <form>": fixed text, never the value."""
 
 
 @dataclass(frozen=True)
@@ -64,7 +70,35 @@ def _redis_url(raw: str) -> str:
 def _http_url(raw: str) -> str:
     if not re.match(r"^https?://[^/\s]+", raw):
         raise ValueError
+    # L9: the token goes in the Authorization header; over plain http to another host it
+    # travels in clear (and to any HTTP proxy). The local emulator stays allowed.
+    if raw.startswith("http://") and not _is_loopback(urlsplit(raw).hostname or ""):
+        raise Refused("plain http:// is only for a loopback host (127.0.0.1, ::1, "
+                      "localhost): elsewhere the API token would travel in clear; use https://")
     return raw.rstrip("/")
+
+
+def _is_loopback(host: str) -> bool:
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+#: M1: visible ASCII, nothing else. A token with an inner line break or space (a pasted
+#: line wrap, two values joined) made http.client raise a ValueError quoting the header,
+#: i.e. the token, into logs, outcomes, dead letters and Sentry; non-latin-1 characters
+#: dead-lettered every job. Refused at start-up instead.
+_TOKEN = re.compile(r"[\x21-\x7e]*")
+
+
+def _token(raw: str) -> str:
+    if not _TOKEN.fullmatch(raw):
+        raise Refused("expected the server API access token in visible ASCII characters only "
+                      "(no space, line break or control character inside)")
+    return raw
 
 
 def _name(raw: str) -> str:
@@ -126,7 +160,7 @@ SPECS: tuple[Spec, ...] = (
     Spec("REDIS_URL", "redis_url", "redis://127.0.0.1:6379/0", "redis:// or rediss:// URL",
          _redis_url, "Redis used as broker, outcome store, retry park and dead-letter store."),
     Spec("PUSHWOOSH_API_TOKEN", "api_token", "", "the server API access token",
-         _text, "Sent only as `Authorization: Token ...`; never logged or stored. "
+         _token, "Sent only as `Authorization: Token ...`; never logged or stored. "
          "Required by the worker."),
     Spec("PUSHWOOSH_BASE_URL", "base_url", "https://api.pushwoosh.com", "http(s) URL",
          _http_url, "Where `/messaging/v2/notify` lives (the emulator in local runs)."),
@@ -308,6 +342,20 @@ _SECRETS = frozenset({"api_token", "sentry_dsn", "flower_basic_auth"})
 def parse_one(spec: Spec, raw: str) -> Any:
     try:
         return spec.parse(raw.strip())
-    except (ValueError, TypeError):
-        shown = "***" if spec.attr in _SECRETS else repr(raw)
-        raise SettingsError(f"{spec.env}={shown} is not valid: expected {spec.form}") from None
+    except (ValueError, TypeError) as exc:
+        shown = "***" if spec.attr in _SECRETS else repr(masked(raw))
+        why = str(exc) if isinstance(exc, Refused) else f"expected {spec.form}"
+        raise SettingsError(f"{spec.env}={shown} is not valid: {why}") from None
+
+
+def masked(raw: str) -> str:
+    """L9: `raw` as an error may echo it: what precedes the last '@' (a URL's userinfo,
+    e.g. `redis://:password@host`) is masked; a user name before a ':' is kept."""
+    head, at, rest = raw.rpartition("@")
+    if not at:
+        return raw
+    scheme, sep, userinfo = head.partition("://")
+    if not sep:
+        scheme, userinfo = "", head
+    user, colon, _ = userinfo.partition(":")
+    return f"{scheme}{sep}{user + colon if colon else ''}***@{rest}"

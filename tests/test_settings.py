@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import dataclasses
+import os
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 
@@ -39,6 +43,11 @@ BAD_VALUES: dict[str, str] = {
     "FLOWER_BASIC_AUTH": "ops-without-password",
     "NOTIFY_FLOWER_LOCAL": "maybe",
 }
+#: Values refused with the parser's own reason instead of the accepted form.
+REFUSED_VALUES: dict[str, tuple[str, str]] = {
+    "PUSHWOOSH_API_TOKEN": ("abc123\nSECRETPART", "in visible ASCII characters only"),
+    "PUSHWOOSH_BASE_URL": ("http://api.example.com", "plain http:// is only for a loopback"),
+}
 #: Variables whose value an error message must not repeat.
 SECRET = {"PUSHWOOSH_API_TOKEN", "SENTRY_DSN", "FLOWER_BASIC_AUTH"}
 SPEC_BY_ENV = {spec.env: spec for spec in SPECS}
@@ -67,7 +76,7 @@ def test_to_env_rebuilds_the_same_settings():
 
 def test_every_checked_variable_has_a_bad_value_case():
     checked = {spec.env for spec in SPECS if spec.parse is not _text}
-    assert checked == set(BAD_VALUES)
+    assert checked == set(BAD_VALUES) | set(REFUSED_VALUES)
 
 
 @pytest.mark.parametrize(("variable", "value"), BAD_VALUES.items(), ids=list(BAD_VALUES))
@@ -101,3 +110,84 @@ def test_a_missing_token_is_an_error_only_where_it_is_required():
 
 def test_the_token_never_appears_in_the_settings_repr():
     assert "s3cret" not in repr(Settings.from_env({"PUSHWOOSH_API_TOKEN": "s3cret"}))
+
+
+@pytest.mark.parametrize("variable", REFUSED_VALUES)
+def test_a_refused_value_names_the_variable_and_the_reason(variable):
+    value, reason = REFUSED_VALUES[variable]
+    with pytest.raises(SettingsError) as caught:
+        Settings.from_env({variable: value})
+    message = str(caught.value)
+    shown = "***" if variable in SECRET else repr(value)
+    assert message.startswith(f"{variable}={shown} is not valid: ")
+    assert reason in message and "\n" not in message
+
+
+@pytest.mark.parametrize("token", [
+    "abc123\nSECRETPART", "abc\r\nSECRET", "abc SECRET", "abc\tSECRET", "abc\x00SECRET",
+    "abc\x1bSECRET", "tök€n-SECRET", "abc\u2028SECRET", "abc\x7fSECRET",
+])
+def test_a_token_a_header_cannot_carry_is_refused_at_start_without_its_value(token):
+    # M1: http.client would raise later with the token in its text.
+    with pytest.raises(SettingsError) as caught:
+        Settings.from_env({"PUSHWOOSH_API_TOKEN": token})
+    message = str(caught.value)
+    assert message.startswith("PUSHWOOSH_API_TOKEN=*** is not valid")
+    assert "SECRET" not in message and "abc" not in message
+
+
+@pytest.mark.parametrize("token", ["t", "  padded-at-the-ends\n", "A1b2-C3_d4.e5~f6+g7/h8="])
+def test_a_token_of_visible_ascii_is_accepted_and_its_ends_stripped(token):
+    assert Settings.from_env({"PUSHWOOSH_API_TOKEN": token}).api_token == token.strip()
+
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_the_cli_exits_2_with_one_line_and_no_token_for_a_bad_token():
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith(("NOTIFY_", "PUSHWOOSH_", "SENTRY_", "REDIS_"))}
+    env["PUSHWOOSH_API_TOKEN"] = "abc123\nSECRETPART"
+    notify_relay = Path(sys.executable).parent / "notify-relay"
+    done = subprocess.run([str(notify_relay), "enqueue", str(ROOT / "examples" / "segment.json")],
+                          env=env, capture_output=True, text=True, timeout=60,
+                          stdin=subprocess.DEVNULL)
+    assert done.returncode == 2
+    assert done.stderr.splitlines() == [
+        "notify-relay: configuration error: PUSHWOOSH_API_TOKEN=*** is not valid: expected the "
+        "server API access token in visible ASCII characters only (no space, line break or "
+        "control character inside)"]
+    assert "SECRET" not in done.stdout + done.stderr
+
+
+@pytest.mark.parametrize("url", [
+    "http://127.0.0.1:8080", "http://127.0.0.2:8080", "http://[::1]:8080", "http://localhost:8080",
+    "http://LocalHost", "https://api.example.com", "https://user:pw@api.example.com/",
+])
+def test_plain_http_is_accepted_for_loopback_only_and_https_anywhere(url):
+    assert Settings.from_env({"PUSHWOOSH_BASE_URL": url}).base_url == url.rstrip("/")
+
+
+@pytest.mark.parametrize("url", [
+    "http://api.pushwoosh.com", "http://10.0.0.7:8080", "http://emulator:8080",
+    "http://127.0.0.1@evil.example", "http://localhost.evil.example", "http://[::2]:80",
+])
+def test_plain_http_to_any_other_host_is_refused(url):
+    # L9: the token would travel in clear (and to any HTTP proxy on the way).
+    with pytest.raises(SettingsError, match="plain http:// is only for a loopback host"):
+        Settings.from_env({"PUSHWOOSH_BASE_URL": url})
+
+
+@pytest.mark.parametrize(("variable", "value", "shown"), [
+    ("REDIS_URL", "reddis://:hunter2@redis:6379/0", "'reddis://:***@redis:6379/0'"),
+    ("REDIS_URL", "reddis://ops:hunter2@redis", "'reddis://ops:***@redis'"),
+    ("REDIS_URL", "reddis://hunter2@redis", "'reddis://***@redis'"),
+    ("REDIS_URL", "redis//:hunter2@redis", "'redis//:***@redis'"),
+    ("PUSHWOOSH_BASE_URL", "ftp://ops:hunter2@api", "'ftp://ops:***@api'"),
+    ("PUSHWOOSH_BASE_URL", "http://ops:hunter2@api.example.com", "'http://ops:***@api.example.com'"),
+])
+def test_an_invalid_url_is_echoed_with_its_password_masked(variable, value, shown):
+    with pytest.raises(SettingsError) as caught:
+        Settings.from_env({variable: value})
+    assert str(caught.value).startswith(f"{variable}={shown} is not valid")
+    assert "hunter2" not in str(caught.value)

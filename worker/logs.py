@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import time
 from typing import Any
 
@@ -38,8 +39,31 @@ def _text(value: Any) -> str:
     if isinstance(value, float):
         return f"{value:.3f}".rstrip("0").rstrip(".")
     text = str(value)
-    # Quote free text (error messages) so a line still splits into key=value pairs.
-    return json.dumps(text) if (" " in text or '"' in text or not text) else text
+    if text.isprintable() and not _NEEDS_QUOTES.search(text) and text:
+        return text
+    # Quote free text (error messages) so a line still splits into key=value pairs, and
+    # escape every character that is not printable (L3): a job id or application code
+    # from a foreign message could otherwise start a forged log line (\n, \r) or drive
+    # the terminal (ESC, CSI, bidi overrides).
+    return _escape_unprintable(json.dumps(text, ensure_ascii=False))
+
+
+_NEEDS_QUOTES = re.compile(r'[\s"\\]')
+
+
+def _escape_unprintable(quoted: str) -> str:
+    """JSON's escapes, also for what json.dumps leaves raw (DEL, C1 controls, U+2028...)."""
+    if quoted.isprintable():
+        return quoted
+    return "".join(c if c.isprintable() else _json_escape(c) for c in quoted)
+
+
+def _json_escape(char: str) -> str:
+    code = ord(char)
+    if code > 0xFFFF:  # a surrogate pair, as JSON writes one
+        code -= 0x10000
+        return f"\\u{0xD800 + (code >> 10):04x}\\u{0xDC00 + (code & 0x3FF):04x}"
+    return f"\\u{code:04x}"
 
 
 class JsonFormatter(logging.Formatter):

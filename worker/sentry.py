@@ -13,8 +13,14 @@ A transient failure that a retry fixes is logged and counted, never sent.
 Privacy: `send_default_pii` off, local variables off (a frame's `PreparedRequest` holds
 the Authorization header), no auto-enabled integrations (the Redis one would add every
 command as a breadcrumb), and `Scrubber` as `before_send` / `before_breadcrumb`: the API
-token, e-mail addresses and URL passwords are masked in every string, and the request's
-target and content fields (users, hwids, push_tokens, payload, …) in every mapping.
+token (also as `repr` / `%r` would escape it), e-mail addresses and URL passwords are
+masked in every string, and the request's target and content fields (users, hwids,
+push_tokens, payload, …) in every mapping.
+
+Nothing goes out with the POSTs to Pushwoosh (L2): the default StdlibIntegration patches
+http.client to add `sentry-trace` and `baggage` (with the DSN's public key) to every
+request, so the default integrations are listed without it, and no URL is a trace
+propagation target.
 
 `init` runs in the worker at start (Celery `worker_init`, and `worker_process_init` for a
 prefork child, whose inherited SDK lost its sending thread in the fork), never at import.
@@ -22,6 +28,7 @@ prefork child, whose inherited SDK lost its sending thread in the fork), never a
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import re
@@ -55,7 +62,7 @@ class Scrubber:
     """`before_send` / `before_breadcrumb` that mask the token and personal data."""
 
     def __init__(self, token: str) -> None:
-        self._token = token
+        self._token_forms = token_forms(token)
 
     def before_send(self, event: Event, hint: Hint) -> Event | None:
         if event.get("logger") == DELIVERY_LOGGER:
@@ -77,10 +84,33 @@ class Scrubber:
         return value
 
     def scrub_text(self, text: str) -> str:
-        if self._token and self._token in text:
-            text = text.replace(self._token, FILTERED)
+        for form in self._token_forms:
+            if form in text:
+                text = text.replace(form, FILTERED)
         text = _URL_PASSWORD.sub(r"\1***@", text)
         return _EMAIL.sub("[email]", text)
+
+
+def token_forms(token: str) -> tuple[str, ...]:
+    """The token as text may carry it, longest first (M1).
+
+    An http.client error quotes the header as bytes (`b'Token abc\\nSECRET'`), a
+    traceback or `%r` quotes it as a str: escaped, the raw token is no longer a substring.
+    So: the token, its repr / ascii / JSON escapes and its bytes repr, each also escaped
+    once more (the repr of an exception that quotes it).
+    """
+    if not token:
+        return ()
+    once = {token, _inner(repr(token)), _inner(ascii(token)), _inner(json.dumps(token)),
+            _inner(repr(token.encode("utf-8", "backslashreplace")), 2),
+            _inner(repr(token.encode("latin-1", "backslashreplace")), 2)}
+    twice = {_inner(repr(form)) for form in once}
+    return tuple(sorted(once | twice, key=len, reverse=True))
+
+
+def _inner(quoted: str, prefix: int = 1) -> str:
+    """A repr without its quotes (and its b prefix)."""
+    return quoted[prefix:-1]
 
 
 def release(settings: Settings) -> str:
@@ -103,8 +133,6 @@ def init(settings: Settings) -> bool:
     if _initialized_pid == os.getpid():
         return True
     import sentry_sdk
-    from sentry_sdk.integrations.celery import CeleryIntegration
-    from sentry_sdk.integrations.logging import LoggingIntegration
 
     scrubber = Scrubber(settings.api_token)
     sentry_sdk.init(
@@ -115,16 +143,39 @@ def init(settings: Settings) -> bool:
         include_local_variables=False,
         max_request_body_size="never",
         auto_enabling_integrations=False,
-        integrations=[
-            CeleryIntegration(propagate_traces=False),
-            LoggingIntegration(level=logging.INFO, event_level=logging.ERROR),
-        ],
+        # L2: the defaults minus StdlibIntegration, and no trace headers on any URL.
+        default_integrations=False,
+        integrations=integrations(),
+        trace_propagation_targets=[],
         before_send=scrubber.before_send,
         before_breadcrumb=scrubber.before_breadcrumb,
         shutdown_timeout=3,
     )
     _initialized_pid = os.getpid()
     return True
+
+
+def integrations() -> list[Any]:
+    """Sentry's default integrations except StdlibIntegration (L2), plus Celery's.
+
+    Listed by hand (`default_integrations=False`) rather than `disabled_integrations`,
+    which older sentry-sdk 2.x releases do not take.
+    """
+    from sentry_sdk.integrations.argv import ArgvIntegration
+    from sentry_sdk.integrations.atexit import AtexitIntegration
+    from sentry_sdk.integrations.celery import CeleryIntegration
+    from sentry_sdk.integrations.dedupe import DedupeIntegration
+    from sentry_sdk.integrations.excepthook import ExcepthookIntegration
+    from sentry_sdk.integrations.logging import LoggingIntegration
+    from sentry_sdk.integrations.modules import ModulesIntegration
+    from sentry_sdk.integrations.threading import ThreadingIntegration
+
+    return [
+        ArgvIntegration(), AtexitIntegration(), DedupeIntegration(), ExcepthookIntegration(),
+        ModulesIntegration(), ThreadingIntegration(),
+        CeleryIntegration(propagate_traces=False),
+        LoggingIntegration(level=logging.INFO, event_level=logging.ERROR),
+    ]
 
 
 def connect(settings: Settings) -> None:

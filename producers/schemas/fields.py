@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 import re
+import unicodedata
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
@@ -61,6 +62,41 @@ class Text(AsIs, fields.String):
         if self.regex is not None and self.regex.fullmatch(value) is None:
             raise ValidationError(self.pattern_error)
         return value
+
+
+#: M3: printable ASCII (U+0020-U+007E). JSON Schema's `$` is the end of the input (ECMA);
+#: Python's jsonschema lets a final newline through, the Python check does not.
+APP_CODE_PATTERN = "^[ -~]+$"
+
+
+class ApplicationCode(Text):
+    """§3 `application`: a Pushwoosh app code, printable ASCII only (M3).
+
+    Codes of another form than XXXXX-XXXXX are only a warning (schemas/advice.py), but a
+    control, format or non-ASCII character is refused: the code goes into Redis key names,
+    log lines and terminals (security review M3, L3).
+    """
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(non_empty=True, **kwargs)
+        self.metadata = {"pattern": APP_CODE_PATTERN, **self.metadata}
+
+    def _deserialize(self, value: Any, attr: Any, data: Any, **kwargs: Any) -> str:
+        text = super()._deserialize(value, attr, data, **kwargs)
+        if text.isascii() and text.isprintable():
+            return text
+        position, char = next((i, c) for i, c in enumerate(text)
+                              if not (c.isascii() and c.isprintable()))
+        raise ValidationError(
+            f"Not printable ASCII: {_character_kind(char)} U+{ord(char):04X} at position "
+            f"{position}; an application code looks like XXXXX-XXXXX.")
+
+
+def _character_kind(char: str) -> str:
+    category = unicodedata.category(char)
+    if category == "Cc":
+        return "control character"
+    return "format character" if category == "Cf" else "non-ASCII character"
 
 
 class Bool(AsIs, fields.Boolean):

@@ -7,7 +7,7 @@ from marshmallow import fields
 from producers.schemas.base import ContractSchema, Group, OpenSchema
 from producers.schemas.email import EmailPayloadSchema
 from producers.schemas.enums import PLATFORMS_CONFIRMED, PLATFORMS_INFERRED, MessageType, names
-from producers.schemas.fields import Bool, EnumName, Items, Map, Text
+from producers.schemas.fields import ApplicationCode, Bool, EnumName, Items, Map, Text
 from producers.schemas.jsonvalues import JsonObject, Opaque
 from producers.schemas.payload import PayloadSchema
 from producers.schemas.schedule import ScheduleSchema
@@ -20,7 +20,7 @@ PAYLOAD_GROUP = Group(("payload", "email_payload"))
 class MessageFields(ContractSchema):
     """Fields both kinds share (§3 SEEN for segment; §4 SEEN-3P for transactional)."""
 
-    application = Text(required=True, non_empty=True)  # every example sets it (INFERRED)
+    application = ApplicationCode(required=True)  # every example sets it (INFERRED)
     platforms = Items(  # §3: array of Platform names; every example sets one (INFERRED)
         EnumName(
             tuple(p.value for p in PLATFORMS_CONFIRMED),

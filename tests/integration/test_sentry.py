@@ -9,7 +9,10 @@ from __future__ import annotations
 
 import gzip
 import json
+import os
 import secrets
+import subprocess
+import sys
 import threading
 import zlib
 from collections.abc import Iterator
@@ -20,7 +23,9 @@ import pytest
 
 from notify_relay.processes import wait_until
 from producers import Producer
+from tests.conftest import ROOT
 from tests.integration.helpers import example
+from tests.worker.servers import FaultServer, respond
 
 pytestmark = pytest.mark.integration
 
@@ -162,3 +167,43 @@ def test_fifty_jobs_refused_with_401_send_one_event_for_the_episode(
     assert event["tags"]["job_id"] in job_ids
     assert event["level"] == "fatal"
     assert api_token not in ingest.text()
+
+
+#: Runs in its own process: sentry-sdk patches http.client for the whole process, and
+#: once an integration is installed it stays installed.
+SEND_WITH_SENTRY_ON = """
+import sys
+import sentry_sdk
+from producers.settings import Settings
+from worker import sentry
+from worker.http import NotifyClient
+
+dsn, url = sys.argv[1:3]
+assert sentry.init(Settings(sentry_dsn=dsn, api_token="l2-token"))
+client = NotifyClient(url, "l2-token", connect_timeout_s=2, read_timeout_s=2, pool_size=1)
+request = {"transactional": {"application": "ABCDE-12345", "users": {"list": ["u"]}}}
+assert client.post(request).status == 200  # outside any transaction
+with sentry_sdk.start_transaction(name="notify_relay.send", sampled=True):
+    assert client.post(request).status == 200  # inside one, as a Celery task would be
+sentry_sdk.capture_message("l2-probe")
+sentry_sdk.flush(5)
+"""
+
+
+def test_posts_to_pushwoosh_carry_no_sentry_trace_or_baggage_headers(ingest: SentryIngest):
+    # L2: sentry-sdk's default StdlibIntegration added `sentry-trace` and `baggage` (with
+    # the DSN's public key, release and environment) to every POST.
+    with FaultServer(respond(200, b'{"message_code": "L2"}')) as endpoint:
+        env = {**os.environ, "PYTHONPATH": str(ROOT)}
+        done = subprocess.run([sys.executable, "-c", SEND_WITH_SENTRY_ON, ingest.dsn,
+                               endpoint.url], env=env, capture_output=True, text=True,
+                              timeout=60)
+        assert done.returncode == 0, done.stderr[-2000:]
+        sent = [request.headers for request in endpoint.requests]
+    assert len(sent) == 2
+    for headers in sent:
+        assert {"sentry-trace", "baggage", "traceparent"}.isdisjoint(headers), headers
+        assert headers["authorization"] == "Token l2-token"
+    # Sentry was on: the probe event reached the local ingest.
+    assert [e.get("message") for e in ingest.events()] == ["l2-probe"]
+    assert "publickey" not in json.dumps(sent)

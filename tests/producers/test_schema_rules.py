@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import json
 import threading
 from datetime import datetime
 from typing import Any
@@ -15,8 +16,10 @@ from producers.schemas.jsonvalues import MAX_JSON_DEPTH
 from producers.schemas.request import NotifyRequestSchema
 from producers.schemas.typos import did_you_mean
 from producers.validation import (
+    REQUEST_LIMIT_BYTES,
     ValidationError,
     flatten_messages,
+    request_json,
     validate,
     validate_many,
     warnings,
@@ -320,3 +323,77 @@ def test_warnings_for_channels_and_unchecked_keys() -> None:
 )
 def test_warnings_never_raise(garbage: Any) -> None:
     assert warnings(garbage) == []
+
+
+@pytest.mark.parametrize("code", [
+    "ABCDE-12345\n\x1b[31m", "ABCDE-12345\n", "\tABCDE-12345", "ABCDE\x00-12345", "ABC\x7fDE",
+    "ABCDE-1234\u00e9", "ABCDE\u200b-12345", "ABCDE\u202e-12345", "ABCDE-12345\u2028",
+])
+def test_an_application_code_must_be_printable_ascii(code: str) -> None:
+    # M3: the code names Redis keys and goes into log lines and terminals.
+    for template, kind in ((V1, "segment"), (USERS, "transactional")):
+        request = copy.deepcopy(template)
+        request[kind]["application"] = code
+        with pytest.raises(ValidationError) as caught:
+            validate(request)
+        [(path, text)] = flatten_messages(caught.value.messages)
+        assert path == f"{kind}.application"
+        assert text.startswith("Not printable ASCII: ") and "XXXXX-XXXXX" in text
+
+
+def test_the_refused_character_is_named_by_kind_code_point_and_position() -> None:
+    request = copy.deepcopy(V1)
+    request["segment"]["application"] = "ABCDE-12345\n\x1b[31m"
+    assert str(rejected_error(request)) == (
+        "segment.application: Not printable ASCII: control character U+000A at position 11; "
+        "an application code looks like XXXXX-XXXXX.")
+    request["segment"]["application"] = "ABCDE\u200b-12345"
+    assert "format character U+200B at position 5" in str(rejected_error(request))
+
+
+def rejected_error(request: Any) -> ValidationError:
+    with pytest.raises(ValidationError) as caught:
+        validate(request)
+    return caught.value
+
+
+@pytest.mark.parametrize("code", ["ABCDE-12345", "YOUR-APP-CODE", "VICTIM-00001:holds", "a b"])
+def test_other_printable_codes_pass_with_only_a_format_warning(code: str) -> None:
+    request = copy.deepcopy(V1)
+    request["segment"]["application"] = code
+    assert validate(request)["segment"]["application"] == code
+    looks_wrong = "segment.application: does not look like an application code (XXXXX-XXXXX)."
+    assert (looks_wrong in warnings(request)) == (code != "ABCDE-12345")
+
+
+def with_custom_data_of(size: int) -> dict[str, Any]:
+    """V1 whose compact JSON body is exactly `size` bytes (padding in custom_data)."""
+    request = copy.deepcopy(V1)
+    request["segment"]["payload"]["custom_data"]["pad"] = ""
+    room = size - len(request_json(request))
+    request["segment"]["payload"]["custom_data"]["pad"] = "x" * room
+    assert len(request_json(request)) == size
+    return request
+
+
+def test_a_request_of_10_mb_or_more_as_posted_is_refused() -> None:
+    # L5 / §14: the body must be under 10 MB; the check measures the POSTed bytes.
+    assert validate(with_custom_data_of(REQUEST_LIMIT_BYTES - 1))
+    error = rejected_error(with_custom_data_of(REQUEST_LIMIT_BYTES))
+    assert str(error) == ("_schema: The request is 10,000,000 bytes as JSON; the API takes a "
+                          "body under 10 MB (10,000,000 bytes, §14).")
+
+
+def test_the_size_counts_escapes_as_sent_not_characters() -> None:
+    # 1.7 M characters, 6 bytes each on the wire (\u20ac): 10.2 MB as POSTed.
+    request = copy.deepcopy(V1)
+    request["segment"]["payload"]["custom_data"]["pad"] = "\u20ac" * 1_700_000
+    assert len(json.dumps(request, ensure_ascii=False)) < REQUEST_LIMIT_BYTES
+    assert paths(rejected_error(request)) == ["_schema"]
+
+
+def test_request_json_is_compact_ascii_json() -> None:
+    request = copy.deepcopy(V1)
+    request["segment"]["campaign"] = "caf\u00e9"
+    body = request_json(request)
+    assert body == json.dumps(request, separators=(",", ":")) and body.isascii()

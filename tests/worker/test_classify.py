@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import http.client
 import json
+import math
 import socket
 import ssl
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from urllib3.exceptions import (
     ConnectTimeoutError,
     DecodeError,
@@ -20,7 +23,15 @@ from urllib3.exceptions import (
     SSLError,
 )
 
-from worker.classify import SendResult, classify, parse_retry_after
+from worker.classify import (
+    RequestHeaderError,
+    SendDeadlineError,
+    SendResult,
+    Verdict,
+    clamp_retry_after,
+    classify,
+    parse_retry_after,
+)
 from worker.failures import FailureClass as C
 
 
@@ -109,6 +120,25 @@ TABLE = [
     ("socket error", failure(ProtocolError("Connection aborted.", OSError("broken pipe"))),
      C.AMBIGUOUS),
     ("no response and no error", SendResult(duration_ms=1.0), C.AMBIGUOUS),
+    ("send deadline passed (H1)", failure(SendDeadlineError("deadline")), C.AMBIGUOUS),
+    ("request headers refused (M1)", failure(RequestHeaderError("refused")), C.SYSTEMIC),
+    ("200 nested too deep (M8)", response(200, b"[" * 100_000), C.SUCCESS),
+    ("503 nested too deep", response(503, b'{"a":' * 100_000), C.TRANSIENT),
+    ("200 int past the digit limit", response(200, b'{"message_code": ' + b"9" * 5000 + b"}"),
+     C.SUCCESS),
+    ("200 gzip we did not ask for (M2)", response(200, b"\x1f\x8b", Content_Encoding="gzip"),
+     C.SUCCESS),
+    ("400 gzip: the status alone", response(400, b"\x1f\x8b", Content_Encoding="gzip"),
+     C.PERMANENT),
+    ("200 body over the cap (M2)",
+     SendResult(duration_ms=1.0, status=200, body_skipped="body over 65536 bytes, not read"),
+     C.SUCCESS),
+    ("502 body over the cap",
+     SendResult(duration_ms=1.0, status=502, body_skipped="body over 65536 bytes, not read"),
+     C.TRANSIENT),
+    ("429 with a Retry-After of superscript two (M7)", response(429, Retry_After="\u00b2"),
+     C.THROTTLED),
+    ("400 with code true (not a gRPC code)", response(400, {"code": True}), C.PERMANENT),
 ]
 
 
@@ -134,6 +164,26 @@ def test_only_unanswered_sends_are_flagged_ambiguous():
     assert not classify(response(503)).ambiguous
 
 
+def test_an_unread_body_is_named_in_the_message_and_never_parsed():
+    verdict = classify(response(503, b'{"code": 3}', Content_Encoding="gzip"))
+    assert (verdict.cls, verdict.grpc_code) == (C.TRANSIENT, None)  # the body was not parsed
+    assert verdict.message == "HTTP 503; body in Content-Encoding 'gzip', not read"
+    note = "body over 65536 bytes, not read"
+    skipped = SendResult(duration_ms=1.0, status=200, body_skipped=note)
+    assert classify(skipped).message == f"success status; {note}"
+    assert classify(response(200, {"message_code": "X"}, Content_Encoding="identity")
+                    ).message_code == "X"
+
+
+def test_a_message_code_that_is_not_a_string_or_number_is_dropped():
+    deep: object = "x"
+    for _ in range(800):
+        deep = [deep]
+    assert classify(response(200, {"message_code": deep})).message_code is None
+    assert classify(response(200, {"message_code": 12345})).message_code == "12345"
+    assert classify(response(200, {"message_code": True})).message_code is None
+
+
 def test_retry_after_reads_seconds_and_http_dates():
     now = 1_767_225_600.0  # 2026-01-01T00:00:00Z
     assert parse_retry_after("3", now) == 3.0
@@ -141,3 +191,69 @@ def test_retry_after_reads_seconds_and_http_dates():
     assert parse_retry_after("Wed, 31 Dec 2025 23:00:00 GMT", now) == 0.0
     assert parse_retry_after("soon", now) is None
     assert parse_retry_after(None, now) is None
+
+
+@pytest.mark.parametrize("value", [
+    "\u00b2", "\u0663", "\uff15", "-5", "1.5", "+3", "3 s", "0x10", "1e3", "9" * 17,
+    "Mon, 01 Jan 99999 00:00:00 GMT", "", "   ",
+])
+def test_retry_after_is_none_unless_ascii_digits_or_an_http_date(value):
+    # "²".isdigit() and "٣".isdigit() are True, and float() then raises (M7).
+    assert parse_retry_after(value, 0.0) is None
+
+
+def test_retry_after_keeps_a_large_value_for_the_caller_to_clamp():
+    assert parse_retry_after("31536000", 0.0) == 31_536_000.0
+    assert parse_retry_after(" 7 ", 0.0) == 7.0
+
+
+@pytest.mark.parametrize(("value", "cap", "expected"), [
+    (31_536_000.0, 300.0, 300.0),  # a year becomes NOTIFY_BACKOFF_MAX
+    (12.0, 300.0, 12.0),
+    (12.0, 5.0, 5.0),  # the job's remaining life is shorter
+    (12.0, -3.0, 0.0),  # the job is already past its deadline
+    (-4.0, 300.0, 0.0),
+    (None, 300.0, None),
+    (math.nan, 300.0, None),
+    (math.inf, 300.0, 300.0),
+])
+def test_clamp_retry_after_keeps_a_delay_within_zero_and_the_cap(value, cap, expected):
+    assert clamp_retry_after(value, cap) == expected
+
+
+def test_a_verdict_can_be_capped_in_one_call():
+    verdict = classify(response(429, envelope(8), Retry_After="31536000"))
+    assert verdict.capped(300.0) == Verdict(C.THROTTLED, http_status=429, grpc_code=8,
+                                            message="nope", retry_after_s=300.0)
+    assert verdict.retry_after_s == 31_536_000.0  # frozen: the original is unchanged
+
+
+_HEADER_NAMES = st.sampled_from(["retry-after", "content-encoding", "content-type", "x-other"])
+_BODIES = st.one_of(
+    st.binary(max_size=512),
+    st.sampled_from([b"[" * 50_000, b'{"a":' * 50_000, b"9" * 5000, b'{"message_code":{}}']),
+    st.recursive(st.none() | st.booleans() | st.integers() | st.floats() | st.text(),
+                 lambda inner: st.lists(inner) | st.dictionaries(st.text(), inner),
+                 max_leaves=20).map(lambda v: json.dumps(v).encode()),
+)
+
+
+@settings(max_examples=400, deadline=None)
+@given(status=st.integers(min_value=-1, max_value=1000) | st.none(),
+       body=_BODIES,
+       headers=st.dictionaries(_HEADER_NAMES, st.text(max_size=40)) | st.none(),
+       skipped=st.none() | st.just("body over 65536 bytes, not read"),
+       now=st.none() | st.floats(allow_nan=True, allow_infinity=True))
+def test_classify_never_raises_on_any_body_header_or_status(status, body, headers, skipped, now):
+    result = SendResult(duration_ms=1.0, status=status, headers=headers, body=body,
+                        body_skipped=skipped)
+    verdict = classify(result, now)
+    assert isinstance(verdict.cls, C)
+    assert verdict.retry_after_s is None or verdict.retry_after_s >= 0
+
+
+@settings(max_examples=300, deadline=None)
+@given(value=st.text(max_size=40), now=st.floats(allow_nan=True, allow_infinity=True))
+def test_parse_retry_after_never_raises_and_is_never_negative(value, now):
+    seconds = parse_retry_after(value, now)
+    assert seconds is None or (seconds >= 0 and math.isfinite(seconds))

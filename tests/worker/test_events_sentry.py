@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from producers.settings import Settings
-from worker.sentry import DELIVERY_LOGGER, FILTERED, Scrubber, init, release
+from worker.sentry import DELIVERY_LOGGER, FILTERED, Scrubber, init, integrations, release
 
 TOKEN = "secret-token-0123456789abcdef"
 
@@ -70,3 +72,40 @@ def test_without_a_dsn_nothing_is_initialized():
 def test_the_release_defaults_to_the_package_version():
     assert release(Settings(sentry_release="v9")) == "v9"
     assert release(Settings()).startswith("notify-relay@")
+
+
+def header_error(token: str) -> ValueError:
+    """The error http.client raises for a header it cannot carry (M1)."""
+    import http.client
+
+    connection = http.client.HTTPConnection("127.0.0.1")
+    connection.putrequest("POST", "/")
+    try:
+        connection.putheader("Authorization", f"Token {token}")
+    except ValueError as exc:
+        return exc
+    raise AssertionError("http.client accepted the header")
+
+
+@pytest.mark.parametrize("token", ["abc123\nSECRETPART", "abc\r\nSECRET\x1bPART", "a'b\"c\nSECRET"])
+def test_the_scrubber_masks_the_token_in_its_escaped_forms(token):
+    # M1: the header error quotes the token as bytes, a traceback or %r as an escaped str.
+    error = header_error(token)
+    texts = [str(error), repr(error), f"internal error: ValueError: {error}", f"{token!r}",
+             ascii(token), json.dumps({"e": token}), repr(token.encode())]
+    scrubber = Scrubber(token)
+    for text in texts:
+        scrubbed = scrubber.scrub_text(text)
+        assert "SECRET" not in scrubbed and "abc" not in scrubbed, (text, scrubbed)
+        assert FILTERED in scrubbed
+    event = scrubber.before_send({"exception": {"values": [{"value": repr(error)}]},
+                                  "contexts": {"notify": {"error": str(error)}}}, {})
+    assert "SECRET" not in json.dumps(event)
+
+
+def test_the_integrations_are_the_defaults_without_stdlib():
+    from sentry_sdk.integrations import _DEFAULT_INTEGRATIONS
+
+    names = {type(integration).__name__ for integration in integrations()}
+    defaults = {path.rsplit(".", 1)[1] for path in _DEFAULT_INTEGRATIONS}
+    assert names == (defaults - {"StdlibIntegration"}) | {"CeleryIntegration"}
