@@ -3,14 +3,14 @@
     from producers import Producer, validate, ValidationError
 
     producer = Producer.from_env()
-    job_id = producer.enqueue(request, idempotency_key="order-77")
+    job_id = producer.enqueue(request, priority="urgent", idempotency_key="order-77")
     producer.outcome(job_id)
 
-This package never imports `worker`: it publishes by task name.
+This package never imports `worker`: a job waits in Redis until a worker hands it out.
 """
 
 from producers.builders import segment_push, transactional_push
-from producers.job import TASK_NAME, Job
+from producers.job import TASK_NAME, Job, Priority
 from producers.outcomes import DEAD_REASONS, Attempt, Status
 from producers.producer import Producer
 from producers.schemas import MessageType, Platform
@@ -32,6 +32,7 @@ __all__ = [
     "Job",
     "MessageType",
     "Platform",
+    "Priority",
     "Producer",
     "Settings",
     "SettingsError",

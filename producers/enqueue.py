@@ -11,7 +11,6 @@ reach Redis differs (blocking, or awaited). So there is one implementation of th
 
 from __future__ import annotations
 
-import json
 import math
 import uuid
 from collections.abc import Iterable, Sequence
@@ -24,7 +23,7 @@ from producers.keys import Keys
 from producers.outcomes import Status
 from producers.scripts import Script
 from producers.settings import Settings
-from producers.validation import validate_many
+from producers.validation import request_json, validate, validate_many
 
 ENQUEUE = Script(Path(__file__).with_name("lua") / "enqueue.lua", Status)
 
@@ -58,15 +57,19 @@ class Enqueuer:
 
     def plan(self, requests: Iterable[Any], *, priority: str | Priority = Priority.NORMAL,
              idempotency_keys: Iterable[str | None] | None = None,
-             expires_in: float | None = None, strict: bool = False) -> Plan:
-        """Validate everything first (one ValidationError keyed by item index), then plan.
+             expires_in: float | None = None, strict: bool = False,
+             single: bool = False) -> Plan:
+        """Validate everything first (one ValidationError keyed by item index, or, with
+        `single`, the one request's own errors), then plan.
 
         Raises ValueError for an unknown priority, a bad `expires_in` or a key list of
         the wrong length; nothing is enqueued then either.
         """
         level = Priority.parse(priority)
         ttl_ms = self._expires_in_ms(expires_in)
-        checked = validate_many(requests, strict=strict, max_targets=self.settings.max_targets)
+        cap = self.settings.max_targets
+        checked = ([validate(request, strict=strict, max_targets=cap) for request in requests]
+                   if single else validate_many(requests, strict=strict, max_targets=cap))
         keys = list(idempotency_keys) if idempotency_keys is not None else [None] * len(checked)
         if len(keys) != len(checked):
             raise ValueError("idempotency_keys must have one entry per request")
@@ -81,7 +84,7 @@ class Enqueuer:
         request = job["request"]
         ttl_ms = max(1, int((float(job["expires_at"]) - float(job["enqueued_at"])) * 1000))
         args = [str(job["job_id"]), job.get("idempotency_key") or "", _application(request),
-                _kind(request), ttl_ms, request_body(request)]
+                _kind(request), ttl_ms, request_json(request)]
         return self._call(Priority.parse(job.get("priority") or Priority.NORMAL), [args],
                           adopt=True)
 
@@ -105,7 +108,7 @@ class Enqueuer:
 
 def _job_args(request: dict[str, Any], key: str | None, ttl_ms: int) -> list[Any]:
     return [str(uuid.uuid4()), key or "", _application(request), _kind(request), ttl_ms,
-            request_body(request)]
+            request_json(request)]
 
 
 def _kind(request: dict[str, Any]) -> str:
@@ -115,8 +118,3 @@ def _kind(request: dict[str, Any]) -> str:
 def _application(request: dict[str, Any]) -> str:
     value = request.get(_kind(request))
     return str(value.get("application", "")) if isinstance(value, dict) else ""
-
-
-def request_body(request: dict[str, Any]) -> str:
-    """The bytes the worker POSTs (worker/http.py sends them as they are)."""
-    return json.dumps(request, separators=(",", ":"))

@@ -9,15 +9,15 @@ transport does anyway: not a Cluster.
 
 | family                     | type   | owner                      | bound                      |
 |----------------------------|--------|----------------------------|----------------------------|
-| `{job}:outcome`            | hash, then string | worker/store/claims.py (+) | TTL NOTIFY_OUTCOME_TTL |
+| `{job}:outcome`            | hash/string | worker/store/claims.py (+) | TTL NOTIFY_OUTCOME_TTL |
 | `idem:{key}`               | string | producers/producer.py      | TTL NOTIFY_IDEMPOTENCY_WINDOW |
 | `wait:<prio>:<scope>`      | list   | worker/store/waiting.py (*) | the jobs waiting           |
 | `ring:<prio>`              | list   | worker/store/waiting.py (*) | one entry per waiting scope |
 | `apps`                     | hash   | worker/store/waiting.py (*) | one field per scope seen   |
 | `sched`                    | hash   | worker/store/waiting.py    | a few fields               |
 | `wake`                     | list   | worker/store/waiting.py (*) | one element                |
-| `<queue>`, `unacked*`      | kombu  | Celery / kombu (filled by the dispatcher) | about a second of sends |
-| `watch`                    | zset   | worker/store/watchdog.py (dispatch writes it) | one per job handed out |
+| `<queue>`, `unacked*`      | kombu  | Celery / kombu (dispatch fills it) | a second of sends |
+| `watch`                    | zset   | worker/store/watchdog.py (+) | one per job handed out   |
 | `retries`                  | zset   | worker/store/park.py       | one entry per parked job   |
 | `dead:index`, `dead:entries` | zset+hash | worker/store/deadletters.py | NOTIFY_DEAD_MAX / _TTL |
 | `dead:reasons`             | hash   | worker/store/deadletters.py | one field per reason      |

@@ -64,7 +64,7 @@ class Producer:
         """
         plan = self._enqueuer.plan([request], priority=priority,
                                    idempotency_keys=[idempotency_key],
-                                   expires_in=expires_in, strict=strict)
+                                   expires_in=expires_in, strict=strict, single=True)
         return self._run(plan)[0]
 
     def enqueue_many(

@@ -20,6 +20,8 @@ BAD_VALUES: dict[str, str] = {
     "NOTIFY_KEY_PREFIX": "notify relay",
     "NOTIFY_RATE_LIMIT": "fast",
     "NOTIFY_RATE_LIMITS": "app-1=lots",
+    "NOTIFY_APP_WEIGHTS": "APP=0",
+    "NOTIFY_BULK_SHARE": "1.5",
     "NOTIFY_MAX_ATTEMPTS": "0",
     "NOTIFY_BACKOFF_BASE": "-1",
     "NOTIFY_BACKOFF_MAX": "5min",

@@ -23,7 +23,7 @@ from celery import Celery, bootsteps, signals
 from producers.connection import redis_client
 from producers.settings import Settings, SettingsError
 from worker import logs, sentry
-from worker.scheduler import run_scheduler
+from worker.scheduler import SCHEDULER_REDIS_TIMEOUT_S, start_loops
 from worker.store import Stores
 from worker.store.heartbeat import Heartbeat
 
@@ -106,27 +106,25 @@ def connect_heartbeat(settings: Settings) -> None:
 
 
 class SchedulerStep(bootsteps.StartStopStep):
-    """Bootstep: the scheduler thread (worker/scheduler.py) lives and dies with the worker."""
+    """Bootstep: the scheduler's loops (worker/scheduler.py: dispatcher, retry mover,
+    watchdog) live and die with the worker; they stop first on a warm shutdown."""
 
     requires = {"celery.worker.components:Pool"}
 
     def __init__(self, parent: object, **kwargs: object) -> None:
         super().__init__(parent, **kwargs)
         self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._threads: list[threading.Thread] = []
         self._client: redis.Redis | None = None
 
     def start(self, parent: object) -> None:
-        self._client = redis_client(settings)
-        stores = Stores.build(settings, self._client)
-        self._thread = threading.Thread(target=run_scheduler, args=(stores, self._stop),
-                                        name="notify-relay-scheduler", daemon=True)
-        self._thread.start()
+        self._client = redis_client(settings, socket_timeout=SCHEDULER_REDIS_TIMEOUT_S)
+        self._threads = start_loops(Stores.build(settings, self._client), self._stop)
 
     def stop(self, parent: object) -> None:
         self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
+        for thread in self._threads:
+            thread.join(timeout=5)
         if self._client is not None:
             self._client.close()
 

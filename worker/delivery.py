@@ -1,36 +1,37 @@
-"""One delivery: claim, check, wait for the limiter, send, classify, decide, record.
+"""One delivery of a handed-out job: claim, check, wait for its slot, send, decide, record.
 
-The Celery task is a thin wrapper around `deliver`. Every branch ends by writing
-the job's new state in one Redis transaction (outcome + attempt log + retry park
-or dead letter), so a crash between two steps leaves the job in exactly one
-known state: still claimed (its lease runs out, the message is redelivered) or
+The Celery task is a thin wrapper around `deliver`. Each step that changes the job is one
+Redis script (worker/store/claims.py), so a crash between two steps leaves the job in
+exactly one known state: waiting, claimed (its lease runs out and it is taken over), or
 recorded. What comes after an attempt is decided by `decide.py`, a pure function.
+
+Times: the claim answers with Redis's clock, and every time this module compares with a
+job's deadline or hands to a script is on that clock (`Clock`), so a host whose own clock
+is off still expires, backs off and paces correctly.
 """
 
 from __future__ import annotations
 
+import contextlib
 import enum
 import time
 from dataclasses import dataclass, replace
-from typing import Any
+
+import redis
 
 from producers.job import Job
 from producers.outcomes import Attempt, DeadReason, Status
-from producers.scripts import execute
 from producers.validation import ValidationError, validate
-from worker.classify import Verdict, classify
+from worker.classify import SendResult, Verdict, classify
 from worker.decide import Next, Step, decide
+from worker.failures import FailureClass
 from worker.runtime import Runtime
-from worker.store.circuit import CircuitState
-from worker.store.claims import Claim, ClaimResult, parse_claim
+from worker.store.claims import Claim, ClaimResult, Item, RecordResult
+from worker.store.limiter import DEFAULT_BLOCK_S
 
-#: A limiter wait longer than this parks the job in Redis instead of holding a thread.
-MAX_INLINE_WAIT_S = 1.0
-#: A parked job is moved back this much before its reserved slot and sleeps the rest.
-PARK_EARLY_S = 0.5
-#: A job parked while the circuit is open comes back up to this much after the probe
-#: time, so the whole backlog does not return in the same millisecond.
-CIRCUIT_JITTER_S = 1.0
+#: A slot further off than this (a late copy that had to queue again behind a throttled
+#: budget) is not waited for on a thread: the job goes back to wait in Redis.
+MAX_SLOT_WAIT_S = 5.0
 
 
 class Action(enum.StrEnum):
@@ -39,188 +40,160 @@ class Action(enum.StrEnum):
     SENT = "sent"
     RETRY = "retry"  # a failed send, parked for a later attempt
     DEAD = "dead"
-    SKIPPED = "skipped"  # final already, or an old copy: nothing sent
-    DEFERRED = "deferred"  # parked without a send (limiter, circuit, another's lease)
+    SKIPPED = "skipped"  # final already, an old or duplicate copy: nothing sent
+    RETURNED = "returned"  # given back to wait, unsent (circuit open, slot too far off)
+    LATE = "late"  # sent, but the claim had ended: only the attempt was logged
 
 
 @dataclass(frozen=True)
 class Done:
     action: Action
-    status: str
     detail: str = ""
+    job: Job | None = None
+    attempt: Attempt | None = None
+    due_at: float | None = None  # retry: when (Redis clock, epoch s)
 
 
-def deliver(payload: dict[str, Any], rt: Runtime, now: float | None = None) -> Done:
-    job = Job.from_dict(payload)
-    claim, wait_s = _claim(job, rt, now)
-    if claim.result in (ClaimResult.FINAL, ClaimResult.STALE):
-        rt.events.skipped(job, claim.result, claim.detail)
-        return Done(Action.SKIPPED,
-                    claim.detail if claim.result is ClaimResult.FINAL else ClaimResult.STALE)
-    if claim.result is ClaimResult.LEASED:
-        # Another worker is sending this job now; look again when its lease ends.
-        return _defer(rt, job, int(claim.detail) / 1000, Status.SENDING, "leased elsewhere")
-    if claim.abandoned:
-        rt.events.abandoned(job)
-    # Go on from the stored count: a takeover moves it on, maybe past this copy's (claim.lua).
-    job = replace(job, attempt=claim.attempts,
-                  attempts_spent=job.attempts_spent + int(claim.abandoned))
-    return _deliver_claimed(job, rt, time.time() if now is None else now, wait_s)
+class Clock:
+    """Redis's time, estimated from the claim's answer and this host's monotonic clock."""
+
+    def __init__(self, redis_now: float) -> None:
+        self._base = redis_now - time.monotonic()
+
+    def now(self) -> float:
+        return self._base + time.monotonic()
 
 
-def _claim(job: Job, rt: Runtime, now: float | None) -> tuple[Claim, float | None]:
-    """Claim the job and, when it will most likely be sent at once, ask the limiter in the
-    same round trip (its answer, or None when it was not asked).
-
-    Most likely: not expired and the circuit seen closed just now. Then a claim that
-    fails anyway (a duplicate copy, a request the worker finds invalid) costs one limiter
-    slot, which is rare; the common send saves a round trip (~0.1 ms of CPU).
-    """
-    stores = rt.stores
+def deliver(item: Item, rt: Runtime) -> Done:
     owner = rt.claim_owner()
-    at = time.time() if now is None else now
-    if at >= job.expires_at or not stores.circuit.known_closed():
-        return stores.claims.claim(job, owner=owner, lease_s=rt.lease_s, now=now), None
-    pipe = stores.redis.pipeline(transaction=False)
-    stores.claims.queue_claim(pipe, job, owner=owner, lease_s=rt.lease_s, now=now)
-    stores.limiter.queue_acquire(pipe, job.application, at, holder=job.job_id)
-    claimed, acquired = execute(pipe)
-    return parse_claim(job, claimed), stores.limiter.parse_acquire(acquired)
+    claim = rt.stores.claims.claim(item, owner=owner, lease_s=rt.lease_s)
+    if claim.result is not ClaimResult.CLAIMED or claim.job is None:
+        rt.events.skipped(item.job_id, claim.result, claim.detail)
+        return Done(Action.SKIPPED, claim.result)
+    if claim.abandoned:
+        rt.events.abandoned(claim.job)
+    clock = Clock(claim.redis_now)
+    try:
+        done = _before_send(claim, item, owner, rt, clock)
+    except redis.RedisError:
+        _release_quietly(claim.job, owner, rt)  # nothing was sent: give it back (M4)
+        raise
+    # After the POST nothing is given back: a Redis error leaves the job claimed, and
+    # whoever takes it over logs the send as ambiguous (it may have been delivered).
+    return done or _send(claim.job, claim.body, owner, rt, clock, probing=item.probe)
 
 
-def _deliver_claimed(job: Job, rt: Runtime, now: float, wait_s: float | None) -> Done:
+def _before_send(claim: Claim, item: Item, owner: str, rt: Runtime,
+                 clock: Clock) -> Done | None:
+    """The checks and the wait before a POST: a `Done` when there is to be none."""
+    job = claim.job
+    assert job is not None
     try:
         validate(job.request, max_targets=rt.settings.max_targets)
     except ValidationError as exc:
-        return _dead(rt, job, None, DeadReason.PERMANENT, f"invalid request: {exc}")
-    if now >= job.expires_at:
-        return _dead(rt, job, None, DeadReason.EXPIRED, "expired before it could be sent")
-    circuit = rt.stores.circuit.check(now)
-    if circuit.blocked:
-        return _defer(rt, job, circuit.until + rt.rng.uniform(0, CIRCUIT_JITTER_S),
-                      Status.RETRYING, "circuit open")
-    park_until = _await_slot(job, rt, wait_s)
-    if park_until:
-        return _defer(rt, job, park_until, Status.RETRYING, "rate limited")
-    return _send(job, rt, probing=circuit.state is CircuitState.PROBE)
+        return _bury(rt, job, owner, None, DeadReason.PERMANENT, f"invalid request: {exc}",
+                     clock)
+    if clock.now() >= job.expires_at:
+        return _bury(rt, job, owner, None, DeadReason.EXPIRED,
+                     "expired before it could be sent", clock)
+    if (not item.probe and rt.stores.circuit.is_open()) or claim.wait_s > MAX_SLOT_WAIT_S:
+        return _give_back(rt, job, owner, "circuit open" if claim.wait_s <= MAX_SLOT_WAIT_S
+                          else "slot too far off")
+    if claim.wait_s > 0:
+        time.sleep(claim.wait_s)
+    return None
 
 
-def _await_slot(job: Job, rt: Runtime, asked: float | None) -> float:
-    """Wait inline for the limiter's slot (0.0: send now), or return when to park.
-
-    `asked` is the limiter's answer given with the claim, if it was asked then. The
-    limiter keeps a slot reserved for this job id until it asks again: after a short
-    sleep (which also notices a 429 that came meanwhile), or when the parked job is
-    back. It is parked PARK_EARLY_S early, since the mover polls.
-    """
-    limiter = rt.stores.limiter
-    now = time.time()  # not the delivery's start: the claim and checks since would count
-    wait_s = asked if asked is not None else limiter.acquire(job.application, now,
-                                                             holder=job.job_id)
-    if wait_s > 0:
-        rt.events.limiter_wait(job, wait_s)
-    while 0 < wait_s <= MAX_INLINE_WAIT_S:
-        time.sleep(max(0.0, now + wait_s - time.time()))  # to the slot: the call took time
-        now = time.time()
-        wait_s = limiter.acquire(job.application, now, holder=job.job_id)
-    return now + wait_s - PARK_EARLY_S if wait_s > 0 else 0.0
-
-
-def _send(job: Job, rt: Runtime, *, probing: bool) -> Done:
-    started = time.time()
-    result = rt.http.post(job.request)
-    verdict = classify(result)
-    attempt = Attempt(
-        number=job.attempt + 1, started_at=started, duration_ms=result.duration_ms,
-        outcome=verdict.cls.value, http_status=verdict.http_status,
-        grpc_code=verdict.grpc_code, error=verdict.message,
-        message_code=verdict.message_code, ambiguous=verdict.ambiguous,
-    )
+def _send(job: Job, body: bytes, owner: str, rt: Runtime, clock: Clock, *,
+          probing: bool) -> Done:
+    started = clock.now()
+    result = rt.http.post(body)
+    try:
+        verdict = classify(result).capped(min(rt.settings.backoff_max_s,
+                                              job.expires_at - clock.now()))
+    except Exception as exc:  # a bug after the POST: it may have been sent (M8)
+        verdict = Verdict(FailureClass.AMBIGUOUS, http_status=result.status,
+                          message=f"internal error reading the answer: {type(exc).__name__}")
+    attempt = _attempt(job, started, result, verdict)
     rt.events.attempt(job, attempt, verdict)
-    now = time.time()
-    return _apply(job, rt, verdict, attempt, decide(job, verdict, rt.settings, now, rt.rng),
-                  now, probing)
+    now = clock.now()
+    return _apply(job, owner, rt, verdict, attempt, decide(job, verdict, rt.settings, now, rt.rng),
+                  clock, probing)
 
 
-def _apply(job: Job, rt: Runtime, verdict: Verdict, attempt: Attempt, next_: Next,
-           now: float, probing: bool) -> Done:
-    """Carry out the decided step: the side effects first, then the record."""
+def _attempt(job: Job, started: float, result: SendResult, verdict: Verdict) -> Attempt:
+    return Attempt(number=job.attempt + 1, started_at=round(started, 6),
+                   duration_ms=result.duration_ms, outcome=verdict.cls.value,
+                   http_status=verdict.http_status, grpc_code=verdict.grpc_code,
+                   error=verdict.message, message_code=verdict.message_code,
+                   ambiguous=verdict.ambiguous)
+
+
+def _apply(job: Job, owner: str, rt: Runtime, verdict: Verdict, attempt: Attempt, next_: Next,
+           clock: Clock, probing: bool) -> Done:
+    """Carry out the decided step: its side effects (circuit, budget), then the record."""
+    stores = rt.stores
     if next_.trip_circuit:
-        first = rt.stores.circuit.trip(now, verdict.message or "systemic")
+        first = stores.circuit.trip(verdict.message or "systemic")
         rt.events.circuit_opened(job, verdict, first)
     if next_.throttled:
-        rt.stores.limiter.on_throttled(job.application, verdict.retry_after_s, now)
+        stores.budget.throttled(job.application, _block_s(verdict))
     if next_.step is Step.SUCCEED:
-        return _succeeded(job, rt, attempt, now, probing)
+        return _succeeded(job, owner, rt, attempt, probing)
     if next_.step is Step.DEAD:
         assert next_.reason is not None
-        return _dead(rt, job, attempt, next_.reason, verdict.message)
-    return _retry(job, rt, attempt, next_.due_at, spend=next_.spend)
+        return _bury(rt, job, owner, attempt, next_.reason, verdict.message, clock)
+    return _retry(job, owner, rt, attempt, next_, clock)
 
 
-def _succeeded(job: Job, rt: Runtime, attempt: Attempt, now: float, probing: bool) -> Done:
-    # No MULTI: the record comes first, and a watch entry left behind by a lost
-    # connection is harmless (the watchdog forgets final jobs). Other branches park
-    # a message or add a dead letter with the record, and keep their transaction.
-    stores = rt.stores
-    pipe = stores.redis.pipeline(transaction=False)
-    stores.claims.record(pipe, job, attempt, Status.SUCCEEDED,
-                         message_code=attempt.message_code or "")
-    stores.watchdog.untrack(pipe, job.job_id)
-    execute(pipe)
-    stores.limiter.on_success(job.application, now)
+def _block_s(verdict: Verdict) -> float:
+    return verdict.retry_after_s if verdict.retry_after_s else DEFAULT_BLOCK_S
+
+
+def _succeeded(job: Job, owner: str, rt: Runtime, attempt: Attempt, probing: bool) -> Done:
+    if rt.stores.claims.succeed(job, owner, attempt) is RecordResult.LATE:
+        return _late(rt, job, attempt)
     # Only the probe closes the circuit: one DEL per episode, not one per send.
-    if probing and stores.circuit.reset():
+    if probing and rt.stores.circuit.reset():
         rt.events.circuit_closed()
     rt.events.succeeded(job, attempt)
-    return Done(Action.SENT, Status.SUCCEEDED.value, attempt.message_code or "")
+    return Done(Action.SENT, attempt.message_code or "", job, attempt)
 
 
-def _retry(job: Job, rt: Runtime, attempt: Attempt, due_at: float, *, spend: bool) -> Done:
-    stores = rt.stores
-    delay = max(0.0, due_at - time.time())
+def _retry(job: Job, owner: str, rt: Runtime, attempt: Attempt, next_: Next,
+           clock: Clock) -> Done:
+    delay = max(0.0, next_.due_at - clock.now())
     attempt = replace(attempt, retry_in_s=round(delay, 3))
-    pipe = stores.redis.pipeline()
-    stores.claims.record(pipe, job, attempt, Status.RETRYING, next_attempt_at=due_at,
-                         last_error=attempt.error or "")
-    message = stores.park.park(pipe, job.next(spend=spend), due_at)
-    stores.watchdog.track(pipe, job.job_id, message, due_at)
-    execute(pipe)
+    if rt.stores.claims.retry(job, owner, attempt, next_.due_at,
+                              spend=next_.spend) is RecordResult.LATE:
+        return _late(rt, job, attempt)
     rt.events.retrying(job, attempt, delay)
-    return Done(Action.RETRY, Status.RETRYING.value, f"{delay:.3f}")
+    return Done(Action.RETRY, f"{delay:.3f}", job, attempt, next_.due_at)
 
 
-def _defer(rt: Runtime, job: Job, due_at: float, status: Status, why: str) -> Done:
-    """Park without a send and without spending an attempt (limiter, circuit, lease)."""
-    stores = rt.stores
-    pipe = stores.redis.pipeline()
-    message = stores.park.park(pipe, job, due_at)
-    if status is not Status.SENDING:  # a lease held elsewhere is not ours to release
-        stores.claims.release(pipe, job, status)
-        # The watchdog keeps the job's current message; a copy deferred past another
-        # worker's lease may be an old one, so that one is not watched.
-        stores.watchdog.track(pipe, job.job_id, message, due_at)
-    execute(pipe)
-    rt.events.deferred(job, max(0.0, due_at - time.time()), why)
-    return Done(Action.DEFERRED, status.value, why)
-
-
-def _dead(rt: Runtime, job: Job, attempt: Attempt | None, reason: DeadReason,
-          error: str | None) -> Done:
-    stores = rt.stores
-    pipe = stores.redis.pipeline()
-    stores.claims.record(pipe, job, attempt, Status.DEAD, dead_reason=reason.value,
-                         last_error=error or "")
-    done = job.next(spend=False) if attempt else job
-    stores.dead.add(pipe, done, reason, error)
-    stores.watchdog.untrack(pipe, job.job_id)
-    execute(pipe)
+def _bury(rt: Runtime, job: Job, owner: str, attempt: Attempt | None, reason: DeadReason,
+          error: str | None, clock: Clock) -> Done:
+    if rt.stores.claims.bury(job, owner, attempt, reason, error,
+                             clock.now()) is RecordResult.LATE:
+        return _late(rt, job, attempt)
     rt.events.dead(job, attempt, reason, error)
-    return Done(Action.DEAD, Status.DEAD.value, reason)
+    return Done(Action.DEAD, reason, job, attempt)
 
 
-def fail_internal(payload: dict[str, Any], rt: Runtime, exc: BaseException) -> Done:
-    """An unexpected error: dead-letter the job (reason `permanent`) with the error."""
-    job = Job.from_dict(payload)
-    return _dead(rt, job, None, DeadReason.PERMANENT,
-                 f"internal error: {type(exc).__name__}: {exc}")
+def _give_back(rt: Runtime, job: Job, owner: str, why: str) -> Done:
+    """Unsent, no attempt spent: back to the head of its waiting list."""
+    rt.stores.claims.release(job, owner)
+    rt.events.deferred(job, why)
+    return Done(Action.RETURNED, why, job)
+
+
+def _late(rt: Runtime, job: Job, attempt: Attempt | None) -> Done:
+    rt.events.late(job, attempt)
+    return Done(Action.LATE, Status.SENDING, job, attempt)
+
+
+def _release_quietly(job: Job, owner: str, rt: Runtime) -> None:
+    """Best effort: if Redis is down this fails too, and the watchdog takes the job over
+    once its lease has run out."""
+    with contextlib.suppress(redis.RedisError):
+        rt.stores.claims.release(job, owner)

@@ -9,7 +9,8 @@ Log lines (logger `notify_relay.delivery`; `key=value` text or JSON, see logs.py
     state   job=… attempt=2 status=retrying outcome=transient http_status=503 retry_in_s=0.8
     state   job=… app=… attempt=3 status=succeeded http_status=200 duration_ms=12 message_code=…
     state   job=… attempt=1 status=dead reason=permanent http_status=400 error="…"
-    defer   job=… attempt=3 why=circuit_open retry_in_s=1.4
+    defer   job=… attempt=3 why=circuit_open
+    late    job=… attempt=2 outcome=success error="the claim had run out; …"
     circuit status=open job=… http_status=401          (once per episode, at ERROR)
 
 A success is one INFO line (its `attempt` line is DEBUG: the `state` line says it all,
@@ -75,20 +76,27 @@ class Events:
         self._alerts.dead_letter(job, reason, error, attempt=number, http_status=http_status,
                                  grpc_code=grpc_code)
 
-    def deferred(self, job: Job, delay_s: float, why: str) -> None:
-        emit(log, logging.INFO, "defer", job=job.job_id, attempt=job.attempt,
-             why=_slug(why), retry_in_s=round(delay_s, 3))
+    def deferred(self, job: Job, why: str) -> None:
+        """Given back to wait, unsent and unspent (the circuit opened meanwhile, ...)."""
+        emit(log, logging.INFO, "defer", job=job.job_id, attempt=job.attempt, why=_slug(why))
         self._count("deferred", _slug(why))
 
-    def skipped(self, job: Job, verdict: str, detail: str) -> None:
-        emit(log, logging.INFO, "skip", job=job.job_id, attempt=job.attempt,
-             verdict=verdict, detail=detail or None)
+    def skipped(self, job_id: str, verdict: str, detail: str) -> None:
+        emit(log, logging.INFO, "skip", job=job_id, verdict=verdict, detail=detail or None)
         self._count("skipped", verdict)
 
     def abandoned(self, job: Job) -> None:
-        emit(log, logging.WARNING, "state", job=job.job_id, attempt=job.attempt + 1,
+        emit(log, logging.WARNING, "state", job=job.job_id, attempt=job.attempt,
              status="ambiguous", error="the previous holder died mid-send")
         self._count("abandoned")
+
+    def late(self, job: Job, attempt: Attempt | None) -> None:
+        """This worker's claim ended before it recorded: another holder has the job."""
+        emit(log, logging.WARNING, "late", job=job.job_id,
+             attempt=attempt.number if attempt else job.attempt,
+             outcome=attempt.outcome if attempt else None,
+             error="the claim had run out; the attempt is logged as late, nothing else changed")
+        self._count("late")
 
     def circuit_opened(self, job: Job, verdict: Verdict, first: bool) -> None:
         """A 401/403. `first` is True once per episode: alert on that one only."""
@@ -104,13 +112,6 @@ class Events:
     def circuit_closed(self) -> None:
         emit(log, logging.WARNING, "circuit", status="closed", detail="sends resumed")
         self._count("circuit_closed")
-
-    def limiter_wait(self, job: Job, wait_s: float) -> None:
-        """The shared rate limit made this send wait `wait_s` seconds."""
-        emit(log, logging.DEBUG, "limiter", job=job.job_id, app=job.application,
-             wait_s=round(wait_s, 3))
-        self._count("limiter_waits")
-        self._count("limiter_wait_seconds", amount=float(wait_s))
 
     def _count(self, family: str, label: str = "", amount: float = 1) -> None:
         if self._metrics:

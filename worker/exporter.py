@@ -41,16 +41,14 @@ COUNTERS: dict[str, tuple[str, str, str | None]] = {
     "retries": ("notify_relay_retries", "Retries scheduled, by the class of the failed send.",
                 "outcome"),
     "dead": ("notify_relay_dead_letters", "Jobs dead-lettered, by reason.", "reason"),
-    "deferred": ("notify_relay_deferred", "Jobs parked without a send (circuit open, rate "
-                 "limited, leased elsewhere).", "why"),
+    "deferred": ("notify_relay_deferred", "Jobs given back to wait without a send "
+                 "(circuit open, slot too far off).", "why"),
     "skipped": ("notify_relay_skipped", "Deliveries skipped: already final, or a stale copy.",
                 "verdict"),
     "abandoned": ("notify_relay_abandoned", "Sends whose worker died mid-send (ambiguous).",
                   None),
-    "limiter_waits": ("notify_relay_limiter_waits", "Sends the shared rate limit delayed.",
-                      None),
-    "limiter_wait_seconds": ("notify_relay_limiter_wait_seconds", "Total time sends were "
-                             "delayed by the shared rate limit.", None),
+    "late": ("notify_relay_late_results", "Results of workers whose claim had run out "
+             "(logged as late, nothing else changed).", None),
     "circuit_opened": ("notify_relay_circuit_episodes", "Times 401/403 stopped all sends.",
                        None),
 }
@@ -104,8 +102,28 @@ def latency_histogram(totals: dict[str, float]) -> Metric:
 
 
 def gauge_families(snapshot: dict[str, Any]) -> Iterator[Metric]:
-    queue = GaugeMetricFamily("notify_relay_queue_depth", "Jobs waiting in the queue.",
-                              labels=["queue"])
+    waiting = GaugeMetricFamily("notify_relay_jobs_waiting", "Jobs waiting for the budget.",
+                                labels=["priority"])
+    oldest = GaugeMetricFamily("notify_relay_oldest_waiting_seconds",
+                               "Age of the oldest job waiting.", labels=["priority"])
+    for priority, row in snapshot["waiting"]["by_priority"].items():
+        waiting.add_metric([priority], row["jobs"])
+        oldest.add_metric([priority], row["oldest_age_s"] or 0.0)
+    yield waiting
+    yield oldest
+    apps = GaugeMetricFamily("notify_relay_application_jobs_waiting", "Jobs waiting, for "
+                             "the applications with the most.", labels=["application",
+                                                                        "priority"])
+    for row in snapshot["waiting"]["top_applications"]:
+        apps.add_metric([row["application"], row["priority"]], row["waiting"])
+    yield apps
+    share = GaugeMetricFamily("notify_relay_application_sends_last_minute", "Slots each "
+                              "application got in the last minute.", labels=["application"])
+    for application, count in snapshot["share_last_minute"].items():
+        share.add_metric([application], count)
+    yield share
+    queue = GaugeMetricFamily("notify_relay_queue_depth", "Jobs handed out to workers and "
+                              "not recorded yet.", labels=["queue"])
     queue.add_metric([snapshot["queue"]["name"]], snapshot["queue"]["depth"])
     yield queue
     yield GaugeMetricFamily("notify_relay_retries_parked", "Jobs parked for a later retry.",

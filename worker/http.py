@@ -143,8 +143,10 @@ class NotifyClient:
                          "Accept": "application/json", "Accept-Encoding": "identity",
                          "User-Agent": "notify-relay/0.1"}
 
-    def post(self, request: dict[str, Any]) -> SendResult:
-        body = request_json(request).encode("ascii")  # the body validate() measured (L5)
+    def post(self, request: dict[str, Any] | bytes) -> SendResult:
+        """POST a request: as stored at enqueue (bytes, sent as they are), or a dict."""
+        body = (request if isinstance(request, bytes)
+                else request_json(request).encode("ascii"))  # what validate() measured (L5)
         started = time.perf_counter()
         watch = self._reaper.arm(self.deadline_s)
         try:

@@ -4,7 +4,7 @@ A job's argument holds device tokens, user ids, e-mail addresses and message bod
 Celery lets three paths carry task arguments out of the worker:
 
 1. the `task-received` event: Celery sends `Request.argsrepr`, which is the `argsrepr`
-   message header. Our producer sets it to `Job.summary()`, but a message published by
+   message header. The dispatcher sets it to the job ids, but a message published by
    anything else (`app.send_task`, Flower's "send task") would carry `saferepr(args)`;
 2. `inspect active / reserved / scheduled / query_task`, which Flower runs when a worker
    page is opened: `Request.info()` returns the *real* args unless called with
@@ -13,8 +13,8 @@ Celery lets three paths carry task arguments out of the worker:
 
 `SummaryRequest` closes 1 and 2 in the worker, whatever the publisher sent: both show
 the summary the worker computes from the job itself. `SummaryTask` closes 3 for callers
-that publish through the task object. The task's return value (`sent`, `retry`, …) is
-already a short word, so `task-succeeded`'s `result` carries nothing either.
+that publish through the task object. The task's result (`sent=3 skipped=1`) and its
+failure (`2 of 32 job(s) dead: <id> permanent HTTP 400; ...`) carry ids and counts only.
 """
 
 from __future__ import annotations
@@ -25,20 +25,26 @@ from celery import Task
 from celery.worker.request import Request
 
 from producers.job import Job
-from producers.message import batch_summary
 
 
 def summarize_args(args: Any) -> str:
-    """`('job=… kind=… app=… platforms=… targets=N attempt=N',)` for a job argument list.
+    """What a task's arguments may show, as a one-element tuple's repr:
 
-    For a batch (one list of jobs): `('batch of N: <first job's summary>, ...',)`.
+    * `deliver(items)`: `('deliver N: <job id> <job id> ...',)`, every job id it carries
+      (ids only), so Flower's search finds a task by any of its jobs;
+    * `send(job)`: `('job=… kind=… app=… platforms=… targets=N attempt=N',)`;
+    * `send_batch(jobs)`: `('batch of N: <job id> <job id> ...',)`.
     """
     try:
         [payload] = args
+        if isinstance(payload, list) and all(isinstance(i, list) for i in payload):
+            ids = " ".join(str(item[0]) for item in payload)
+            return repr((f"deliver {len(payload)}: {ids}",))
         if isinstance(payload, list):
-            return batch_summary([Job.from_dict(item) for item in payload])
-        return f"({Job.from_dict(payload).summary()!r},)"
-    except (TypeError, ValueError, KeyError, AttributeError):
+            ids = " ".join(Job.from_dict(item).job_id for item in payload)
+            return repr((f"batch of {len(payload)}: {ids}",))
+        return repr((Job.from_dict(payload).summary(),))
+    except (TypeError, ValueError, KeyError, AttributeError, IndexError):
         return "('<not a notify-relay job>',)"
 
 

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 
 import redis
 from redis.backoff import ConstantBackoff
+from redis.exceptions import OutOfMemoryError  # type: ignore[attr-defined]  # stub
 from redis.retry import Retry
 
 from producers.connection import redis_client
@@ -78,7 +79,8 @@ class Runtime:
             # to record, since giving up means sending it again later.
             retry=Retry(ConstantBackoff(REDIS_BACKOFF_S),  # type: ignore[arg-type]  # stub: int
                         redis_retries(settings)),
-            retry_on_error=[redis.ConnectionError, redis.TimeoutError],
+            # and a Redis refusing writes for a moment (maxmemory reached: M13)
+            retry_on_error=[redis.ConnectionError, redis.TimeoutError, OutOfMemoryError],
         )
         stores = Stores.build(settings, client, metrics_flush_s=METRICS_FLUSH_S)
         return cls(

@@ -28,6 +28,9 @@ WATCHDOG_EVERY_S = 1.0
 DISPATCH_IDLE_S = 0.5
 #: ... and at least this long between two calls that handed nothing out.
 DISPATCH_MIN_PAUSE_S = 0.002
+#: The loops' Redis client waits this long for an answer (the dispatcher blocks on a
+#: wake-up for at most DISPATCH_IDLE_S, well within it).
+SCHEDULER_REDIS_TIMEOUT_S = 5.0
 #: After a Redis error a loop waits this long before it tries again.
 ERROR_PAUSE_S = 0.5
 

@@ -14,7 +14,7 @@ from notify_relay.cli.common import load_settings, print_json
 from producers.connection import redis_client
 from producers.outcomes import DEAD_REASONS
 from worker.store import Stores
-from worker.store.deadletters import replay_entry
+from worker.store.deadletters import public
 
 
 def _stores() -> Stores:
@@ -42,7 +42,7 @@ def list_(reason: str | None, application: str | None, limit: int, as_json: bool
     store = _stores().dead
     for entry in _limited(store.iter_newest(reason=reason, application=application), limit):
         if as_json:
-            click.echo(json.dumps(entry))
+            click.echo(json.dumps(public(entry)))
         else:
             click.echo(_row(entry))
 
@@ -56,7 +56,7 @@ def show(job_id: str) -> None:
     if entry is None:
         click.echo(f"no dead letter for job {job_id}", err=True)
         sys.exit(1)
-    print_json(entry)
+    print_json(public(entry))
 
 
 @dead.command()
@@ -78,10 +78,12 @@ def replay(job_id: str | None, replay_all: bool, reason: str | None,
         entries = [found]
     else:
         entries = list(stores.dead.iter_newest(reason=reason, application=application))
+    replayed = 0
     for entry in entries:
-        job = replay_entry(stores, entry, max_age_s=stores.settings.max_age_s)
-        click.echo(f"replayed {job.job_id}")
-    click.echo(f"{len(entries)} job(s) replayed", err=True)
+        if stores.dead.replay(entry):
+            replayed += 1
+            click.echo(f"replayed {entry['job']['job_id']}")
+    click.echo(f"{replayed} job(s) replayed", err=True)
 
 
 @dead.command()
@@ -93,7 +95,8 @@ def purge(reason: str | None, application: str | None, yes: bool) -> None:
     store = _stores().dead
     if not yes:
         click.confirm("Delete the matching dead letters for good?", abort=True)
-    click.echo(f"purged {store.purge(reason=reason, application=application)} dead letter(s)")
+    doomed = list(store.iter_newest(reason=reason, application=application))
+    click.echo(f"purged {store.purge(doomed)} dead letter(s)")
 
 
 @dead.command()
@@ -105,7 +108,7 @@ def export(file: Any, reason: str | None, application: str | None) -> None:
     store = _stores().dead
     count = 0
     for entry in store.iter_newest(reason=reason, application=application):
-        file.write(json.dumps(entry) + "\n")
+        file.write(json.dumps(public(entry)) + "\n")
         count += 1
     click.echo(f"exported {count} dead letter(s)", err=True)
 

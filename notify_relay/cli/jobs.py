@@ -9,16 +9,18 @@ import click
 
 from notify_relay.cli.common import load_settings, print_json
 from notify_relay.cli.requestfile import read_items
-from producers import Producer, ValidationError
+from producers import Priority, Producer, ValidationError
 
 
 @click.command()
 @click.argument("file", type=click.File("rb"))
+@click.option("--priority", type=click.Choice([p.value for p in Priority]), default="normal",
+              show_default=True, help="urgent > normal > bulk when the budget is short.")
 @click.option("--idempotency-key", help="Only for a single request: dedupe key.")
 @click.option("--expires-in", type=float, help="Seconds until the job is too late to send.")
 @click.option("--strict", is_flag=True, help="Also reject structures whose fields are unknown.")
-def enqueue(file: IO[bytes], idempotency_key: str | None, expires_in: float | None,
-            strict: bool) -> None:
+def enqueue(file: IO[bytes], priority: str, idempotency_key: str | None,
+            expires_in: float | None, strict: bool) -> None:
     """Validate and enqueue the request(s) in FILE (JSON, JSON array or JSON Lines; - for
     stdin), read as `notify-relay validate` reads it.
 
@@ -35,7 +37,7 @@ def enqueue(file: IO[bytes], idempotency_key: str | None, expires_in: float | No
         producer = Producer(settings=load_settings())
         keys = [idempotency_key] if idempotency_key else None
         try:
-            job_ids = producer.enqueue_many([item.value for item in items],
+            job_ids = producer.enqueue_many([item.value for item in items], priority=priority,
                                             idempotency_keys=keys, expires_in=expires_in,
                                             strict=strict)
         except ValidationError as exc:

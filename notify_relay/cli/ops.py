@@ -72,18 +72,22 @@ def render(settings: Settings, s: dict[str, Any]) -> str:
     retries = s["retries"]
     due = retries["next_due_in_s"]
     dead = s["dead_letters"]
+    waiting = s["waiting"]
     rows = [
         f"notify-relay stats  {stamp}  (prefix {settings.key_prefix})",
-        _row(f"queue {s['queue']['name']}", s["queue"]["depth"], _queue(s["queue"])),
+        _row("waiting", waiting["total"], _priorities(waiting["by_priority"])),
+        _row("  top applications", waiting["applications"], _apps(waiting["top_applications"])),
+        _row(f"handed out ({s['queue']['name']})", s["queue"]["depth"], _queue(s["queue"])),
         _row("parked retries", retries["parked"], "" if due is None else f"next due in {due}s"),
         _row("dead letters", dead["total"], _pairs(dead["by_reason"] or {})),
         _row("sends, last 60 s", sum(s["last_minute"].values()), _pairs(s["last_minute"])),
+        _row("  share by app", "", _pairs(s["share_last_minute"])),
         _row("circuit", s["circuit"]["state"].upper(), _circuit(s["circuit"])),
         _row("limiter", "", _limiter(s["limiter"])),
         _row("workers live", len(s["workers"]),
              ", ".join(f"{n} ({age}s ago)" for n, age in sorted(s["workers"].items()))),
         _row("totals", "", _pairs({k: int(v) for k, v in s["totals"].items()
-                                   if k in ("succeeded", "circuit_opened", "limiter_waits")
+                                   if k in ("succeeded", "circuit_opened", "late")
                                    or k.split(":")[0] in ("retries", "dead")})),
     ]
     return "\n".join(rows)
@@ -94,19 +98,34 @@ def _row(label: str, value: object, detail: str) -> str:
 
 
 def _queue(queue: dict[str, Any]) -> str:
-    about = "about " if queue.get("estimated") else ""
-    return f"{about}jobs waiting, in {queue.get('messages', 0)} message(s)"
+    return f"jobs with workers or on their way, {queue.get('messages', 0)} message(s) queued"
+
+
+def _priorities(by_priority: dict[str, Any]) -> str:
+    return "  ".join(f"{name}={p['jobs']}" + (f" (oldest {p['oldest_age_s']}s)"
+                                             if p["oldest_age_s"] is not None else "")
+                     for name, p in by_priority.items())
+
+
+def _apps(apps: list[dict[str, Any]]) -> str:
+    return "  ".join(f"{_printable(a['application'])}:{a['priority']}={a['waiting']}"
+                     for a in apps)
+
+
+def _printable(text: str) -> str:
+    """Application codes and endpoint text reach a terminal: no control characters (L3)."""
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in str(text))
 
 
 def _pairs(counts: dict[str, Any]) -> str:
-    return "  ".join(f"{k}={v}" for k, v in sorted(counts.items()))
+    return "  ".join(f"{_printable(k)}={v}" for k, v in sorted(counts.items()))
 
 
 def _circuit(circuit: dict[str, Any]) -> str:
     if circuit["state"] != "open":
         return "sending"
     return (f"sends stopped for {circuit['open_for_s']}s, next probe in "
-            f"{circuit['next_probe_in_s']}s: {circuit['reason']}")
+            f"{circuit['next_probe_in_s']}s: {_printable(circuit['reason'])}")
 
 
 def _limiter(scopes: list[dict[str, Any]] | None) -> str:
@@ -117,13 +136,13 @@ def _limiter(scopes: list[dict[str, Any]] | None) -> str:
 
 def _scope(scope: dict[str, Any]) -> str:
     """`token 1a2b…: 10/s of 10/s waits=3` or `app ABCDE-12345: …, throttled 2.0s`."""
-    name = (f"app {scope['application']}" if scope.get("application")
+    name = (f"app {_printable(scope['application'])}" if scope.get("application")
             else f"token {str(scope.get('token', ''))[:8]}…")
     rate = ("no own limit" if scope.get("configured_per_s") is None else
             f"{scope['effective_per_s']:g}/s of {scope['configured_per_s']:g}/s")
     until = scope.get("throttled_until")
     throttled = f", throttled {max(0.0, until - time.time()):.1f}s" if until else ""
-    return f"{name}: {rate} waits={scope.get('waits', 0)}{throttled}"
+    return f"{name}: {rate}{throttled}"
 
 
 @click.command()

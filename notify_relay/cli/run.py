@@ -10,7 +10,7 @@ import emulator as emulator_package
 from notify_relay.cli.common import load_settings
 from notify_relay.demo import run_demo
 from producers.connection import redis_client
-from worker.scheduler import run_scheduler
+from worker.scheduler import SCHEDULER_REDIS_TIMEOUT_S, start_loops
 from worker.store import Stores
 
 
@@ -28,13 +28,16 @@ def emulator(host: str, port: int, token: str | None, latency_ms: float) -> None
 
 @click.command()
 def scheduler() -> None:
-    """Move due retries back to the queue (workers do this too; run it where none run)."""
+    """Hand waiting jobs out, move due retries back (workers do both too: run it only
+    where retries must move while no worker runs)."""
     settings = load_settings()
-    click.echo(f"scheduler moving due jobs to queue {settings.queue!r}; Ctrl-C stops")
+    click.echo(f"scheduler handing jobs out to queue {settings.queue!r}; Ctrl-C stops")
     stop = threading.Event()
-    client = redis_client(settings)
+    client = redis_client(settings, socket_timeout=SCHEDULER_REDIS_TIMEOUT_S)
+    threads = start_loops(Stores.build(settings, client), stop)
     try:
-        run_scheduler(Stores.build(settings, client), stop)
+        while not stop.wait(1.0) and all(t.is_alive() for t in threads):
+            pass
     except KeyboardInterrupt:
         stop.set()
     finally:

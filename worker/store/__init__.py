@@ -70,7 +70,7 @@ class Stores:
             waiting=Waiting(client, keys, settings, budget),
             claims=ClaimStore(client, keys, settings, budget),
             park=Park(client, keys),
-            watchdog=Watchdog(client, keys),
+            watchdog=Watchdog(client, keys, settings.watchdog_grace_s),
             dead=DeadLetterStore(client, keys, settings),
             circuit=Circuit(client, keys, settings.circuit_probe_interval_s),
             budget=budget,

@@ -121,23 +121,26 @@ class ClaimStore:
         self._dead_ttl_ms = int(settings.dead_ttl_s * 1000)
         self._dead_max = settings.dead_max
         self._budget = budget
+        self._grace_ms = int(settings.watchdog_grace_s * 1000)
 
     def claim(self, item: Item, *, owner: str, lease_s: float,
               now: float | None = None) -> Claim:
         keys = [self._keys.outcome(item.job_id), self._keys.watch, self._budget.token_key]
         args = [item.job_id, item.dispatch, owner, int(lease_s * 1000), _ms(now), item.slot_ms,
-                self._budget.late_ms, self._budget.rate.per_second, self._budget.rate.burst]
+                self._budget.late_ms, self._budget.rate.per_second, self._budget.rate.burst,
+                self._grace_ms]
         return parse_claim(item.job_id, CLAIM(self._redis, keys, args))
 
     def succeed(self, job: Job, owner: str, attempt: Attempt,
                 now: float | None = None) -> RecordResult:
         return RecordResult(_text(SUCCEED(
-            self._redis, [self._keys.outcome(job.job_id)],
-            [owner, attempt.row(), _ms(now), self._ttl_ms, attempt.message_code or ""])))
+            self._redis, [self._keys.outcome(job.job_id), self._keys.watch],
+            [owner, attempt.row(), _ms(now), self._ttl_ms, attempt.message_code or "",
+             job.job_id])))
 
     def retry(self, job: Job, owner: str, attempt: Attempt, due_at: float, *, spend: bool,
               now: float | None = None) -> RecordResult:
-        keys = [self._keys.outcome(job.job_id), self._keys.retries]
+        keys = [self._keys.outcome(job.job_id), self._keys.retries, self._keys.watch]
         args = [owner, attempt.row(), _ms(now), int(due_at * 1000), int(spend),
                 attempt.error or "", job.job_id]
         return RecordResult(_text(RETRY(self._redis, keys, args)))
@@ -150,14 +153,14 @@ class ClaimStore:
                  "kind": job.kind, "priority": job.priority.value, "last_error": error,
                  "job": job.to_dict()}
         keys = [self._keys.outcome(job.job_id), self._keys.dead_index,
-                self._keys.dead_entries, self._keys.dead_reasons]
+                self._keys.dead_entries, self._keys.dead_reasons, self._keys.watch]
         args = [owner, attempt.row() if attempt else "", "", self._ttl_ms, reason.value,
                 error or "", job.job_id, json.dumps(entry)[:-1], self._dead_ttl_ms,
                 self._dead_max]
         return RecordResult(_text(BURY(self._redis, keys, args)))
 
     def release(self, job: Job, owner: str, now: float | None = None) -> RecordResult:
-        keys = [self._keys.outcome(job.job_id)]
+        keys = [self._keys.outcome(job.job_id), self._keys.watch]
         return RecordResult(_text(RELEASE(self._redis, keys, [owner, _ms(now),
                                                               self._keys.prefix, job.job_id])))
 

@@ -17,11 +17,11 @@ from typing import Any
 
 import redis
 
-from producers.enqueue import _body  # the bytes a job's request is POSTed as
 from producers.keys import Keys
 from producers.outcomes import DEAD_REASONS, Attempt, Status
 from producers.scripts import Script
 from producers.settings import Settings
+from producers.validation import request_json
 
 _LUA = Path(__file__).with_name("lua")
 REPLAY = Script(_LUA / "replay.lua", Status,
@@ -90,7 +90,7 @@ class DeadLetterStore:
         args = [job["job_id"], self._keys.prefix, "" if now is None else int(now * 1000),
                 int(self._settings.outcome_ttl_s * 1000), job.get("priority") or "normal",
                 entry.get("application") or "", entry.get("kind") or "",
-                int(self._settings.max_age_s * 1000), request_body(job["request"]),
+                int(self._settings.max_age_s * 1000), request_json(job["request"]),
                 job.get("idempotency_key") or "", rows, len(entry.get("attempts", []))]
         return bool(REPLAY(self._redis, keys, args))
 

@@ -12,11 +12,10 @@ from __future__ import annotations
 import time
 from typing import Any
 
+from producers.keys import app_scope
 from worker.store import Stores, metrics
 from worker.store.heartbeat import live_workers
-from producers.keys import app_scope
 from worker.store.park import Park
-
 
 #: Applications listed by `stats`, most jobs waiting first.
 TOP_APPLICATIONS = 10

@@ -108,7 +108,8 @@ class Waiting:
 
     def shares(self, now: float) -> dict[str, int]:
         """Slots each application got in the last minute (by scope's code)."""
-        starts = [window_start(now) - i * WINDOW_BUCKET_S for i in range(WINDOW_S // WINDOW_BUCKET_S)]
+        buckets = WINDOW_S // WINDOW_BUCKET_S
+        starts = [window_start(now) - i * WINDOW_BUCKET_S for i in range(buckets)]
         pipe = self._redis.pipeline(transaction=False)
         for start in starts:
             pipe.hgetall(self._keys.stats(f"share:{start}"))

@@ -10,10 +10,14 @@
 -- A copy whose slot is more than `late` ms past takes a fresh slot from the limiter, so a
 -- late send never bunches with the ones after it.
 --
+-- The job stays watched until it is recorded (worker/store/watchdog.py): due once its
+-- lease has run out plus `grace`, so a holder that died with no copy of its message left
+-- anywhere still has its job taken over.
+--
 -- KEYS: 1 record, 2 watch zset, 3 token limiter state
 -- ARGV: 1 job id, 2 dispatch number ('' = whatever it is now), 3 owner, 4 lease ms,
 --       5 now ms ('' = Redis clock), 6 slot ms (-1: none), 7 late ms, 8 token rate/s,
---       9 token burst
+--       9 token burst, 10 watch grace ms
 
 local now = clock(ARGV[5])
 local key, id, owner = KEYS[1], ARGV[1], ARGV[3]
@@ -33,17 +37,14 @@ if status == Status.SENDING and h[4] ~= owner then
   if expected ~= dispatch then return {ClaimResult.STALE, ''} end
   detail = ClaimDetail.ABANDONED  -- the holder's lease ran out: it died mid-send
   local number = tonumber(h[6] or '0') + 1
-  append_live(key, '[' .. number .. ',' .. fmt(tonumber(h[5] or now) / 1000)
-    .. ',null,"ambiguous",null,null,"worker lost before the result was recorded",null,1,null,0]')
-  redis.call('HINCRBY', key, 'attempts', 1)
-  redis.call('HINCRBY', key, 'spent', 1)
+  log_worker_lost(key, number, h[5] or now)
 elseif status ~= Status.SENDING then
   if status ~= Status.QUEUED and status ~= Status.RETRYING then return {ClaimResult.FINAL, status} end
   if expected ~= dispatch then return {ClaimResult.STALE, ''} end
 end
 redis.call('HSET', key, 'status', Status.SENDING, 'lease_until', now + tonumber(ARGV[4]),
   'lease_owner', owner, 'sending_since', now, 'updated_at', fmt(now / 1000))
-redis.call('ZREM', KEYS[2], id)
+redis.call('ZADD', KEYS[2], now + tonumber(ARGV[4]) + tonumber(ARGV[10]), id)
 
 local wait, slot = 0, tonumber(ARGV[6])
 if slot >= 0 and now > slot + tonumber(ARGV[7]) then

@@ -95,6 +95,15 @@ local function wait_again(prefix, key, id)
   end
 end
 
+-- A holder died mid-send: its attempt may have reached the endpoint (ambiguous), and it
+-- counts against the budget like a failed send.
+local function log_worker_lost(key, number, sending_since)
+  append_live(key, '[' .. number .. ',' .. fmt(tonumber(sending_since) / 1000)
+    .. ',null,"ambiguous",null,null,"worker lost before the result was recorded",null,1,null,0]')
+  redis.call('HINCRBY', key, 'attempts', 1)
+  redis.call('HINCRBY', key, 'spent', 1)
+end
+
 local function wake(prefix)
   redis.call('LPUSH', prefix .. 'wake', '1')
   redis.call('LTRIM', prefix .. 'wake', 0, 0)
