@@ -70,7 +70,8 @@ class _Handler(socketserver.StreamRequestHandler):
         except OSError:  # reset by the client, or stop() shutting the socket
             return False
         path, _, query = head.target.partition("?")
-        req = Incoming(head.method, path, query, head.headers, body, arrived)
+        req = Incoming(head.method, path, query, head.headers, body, arrived,
+                       peer=str(self.client_address[0]))
         return self._write(self._answer(req), head.keep_alive, head.method == "HEAD")
 
     def _answer(self, req: Incoming) -> Reply:
@@ -140,39 +141,59 @@ class EmulatorServer:
         latency_ms: float = 0.0,
         record_bodies: bool = True,
         faults: Sequence[dict[str, Any]] = (),
+        also_listen: Sequence[str] = (),
     ) -> None:
         self.host, self._port = host, port
+        self.also_listen = tuple(also_listen)  # more addresses, on the same port
         self.state = EmulatorState(token=token, latency_ms=latency_ms, record_bodies=record_bodies)
         if faults:  # a bad fault fails here, before anything listens
             self.state.faults.add(list(faults), self.state.clock())
         self._httpd: _Server | None = None
-        self._thread: threading.Thread | None = None
+        self._others: list[_Server] = []
+        self._threads: list[threading.Thread] = []
 
     def start(self) -> Self:
         if self._httpd is not None:
             raise RuntimeError("emulator already started")
         self._httpd = _Server(self.host, self._port, self.state)
-        self._thread = threading.Thread(
-            target=self._httpd.serve_forever,
-            kwargs={"poll_interval": POLL_INTERVAL_S},
-            name=f"emulator:{self.port}",
-            daemon=True,
-        )
-        with _signals_blocked():
-            self._thread.start()
+        try:
+            # One state behind every address: one request log, one fault script, whichever
+            # address a client used (the fault suite's simulated hosts each use their own).
+            for host in self.also_listen:
+                self._others.append(_Server(host, self.port, self.state))
+        except OSError:
+            self._close_all()
+            raise
+        for httpd in (self._httpd, *self._others):
+            thread = threading.Thread(
+                target=httpd.serve_forever,
+                kwargs={"poll_interval": POLL_INTERVAL_S},
+                name=f"emulator:{httpd.server_address[0]}:{self.port}",
+                daemon=True,
+            )
+            with _signals_blocked():
+                thread.start()
+            self._threads.append(thread)
         return self
 
     def stop(self) -> None:
         """Stop accepting, wake sleeping handlers, drop open connections. Idempotent."""
-        httpd, self._httpd = self._httpd, None
-        if httpd is None:
+        if self._httpd is None:
             return
         self.state.stopping.set()
-        httpd.shutdown()
-        httpd.close_connections()
-        httpd.server_close()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
+        for httpd in (self._httpd, *self._others):
+            httpd.shutdown()
+            httpd.close_connections()
+        self._close_all()
+        for thread in self._threads:
+            thread.join(timeout=5)
+        self._threads = []
+
+    def _close_all(self) -> None:
+        for httpd in (self._httpd, *self._others):
+            if httpd is not None:
+                httpd.server_close()
+        self._httpd, self._others = None, []
 
     @property
     def port(self) -> int:
@@ -205,6 +226,7 @@ def serve(
     latency_ms: float = 0.0,
     record_bodies: bool = True,
     faults: Sequence[dict[str, Any]] = (),
+    also_listen: Sequence[str] = (),
 ) -> None:
     """Run the emulator in the foreground until SIGINT or SIGTERM, then return normally.
 
@@ -213,7 +235,13 @@ def serve(
     """
     stop = threading.Event()
     server = EmulatorServer(
-        host, port, token=token, latency_ms=latency_ms, record_bodies=record_bodies, faults=faults
+        host,
+        port,
+        token=token,
+        latency_ms=latency_ms,
+        record_bodies=record_bodies,
+        faults=faults,
+        also_listen=also_listen,
     )
     with _stop_on_signals(stop), server:
         print(f"emulator listening on {server.url}", flush=True)
