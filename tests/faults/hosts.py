@@ -92,7 +92,7 @@ class HostService(Service):
         return super().stop(timeout, sig)
 
     def in_host(self) -> bool:
-        """The process really is in the host's netns (and has exec'd past `ip`)."""
+        """The process (Popen's pid: what stop() and kill() signal) is in the host's netns."""
         try:
             return os.stat(f"/proc/{self.proc.pid}/ns/net").st_ino == self.host.link.netns_inode()
         except FileNotFoundError:
@@ -158,6 +158,10 @@ class SimulatedHost:
             name: str | None = None) -> HostService:
         return HostService(name or f"{self.name}-{Path(argv[0]).name}", self, argv, env,
                            log_dir)
+
+    def pids(self) -> list[int]:
+        """Every process in the host's netns."""
+        return [int(pid) for pid in netns.sh("ip", "netns", "pids", self.link.netns).split()]
 
     def exec(self, argv: Sequence[str], timeout_s: float = 30.0) -> subprocess.CompletedProcess:
         """A short command inside the host, to its end; its output captured."""

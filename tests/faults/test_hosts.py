@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import secrets
+import subprocess
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
@@ -22,9 +23,11 @@ import pytest
 from notify_relay.processes import free_port, python_argv, wait_until
 from producers import Producer
 from producers.settings import Settings
-from tests.faults.cluster import EmulatorProcess, RedisServer, WorkerPool
-from tests.faults.hosts import HostScenario, SimulatedHost, current_run
-from tests.faults.netns import ours
+from tests.faults import hosts
+from tests.faults.cluster import ROOT, EmulatorProcess, RedisServer, WorkerPool
+from tests.faults.conftest import require_hosts
+from tests.faults.hosts import HostScenario, HostService, SimulatedHost, current_run
+from tests.faults.netns import machine_lock, ours, sweep_stale
 from tests.faults.reconcile import Reconciliation, marker_of
 from tests.faults.runner import Plan, probe_request, worker_settings
 
@@ -113,7 +116,7 @@ def test_cut_redis_cuts_redis_only_and_heal_restores_it(
     with machine_services(tmp_path, port, [cut, other]) as (settings, emulator), \
             one_worker(settings, cut, tmp_path / "logs") as pool:
         worker = pool.workers[0]
-        assert worker is not None and worker.in_host()  # type: ignore[attr-defined]
+        assert isinstance(worker, HostService) and worker.in_host()
         health = f"{emulator.url}/_emulator/health"
         assert cut.redis_answers(settings.redis_url)
         cut.cut_redis()
@@ -127,6 +130,8 @@ def test_cut_redis_cuts_redis_only_and_heal_restores_it(
         deliver(settings, "after-heal")  # and the worker that was cut delivers again
         assert post_of(emulator, "after-heal")["peer"] == cut.address
         assert worker.alive()
+        pool.kill(0)  # SIGKILL of the process group: nothing of it is left in the host
+        assert cut.pids() == []
 
 
 @pytest.mark.timeout(120)
@@ -149,3 +154,30 @@ def test_a_clock_offset_moves_wall_time_not_monotonic(
     # The worker's attempt started (its clock) just before the POST arrived (the machine's).
     skew = outcome["attempts"][0]["started_at"] - post["time"]
     assert 4.0 < skew <= 5.0 + 1e-3, skew
+
+
+def test_what_a_crashed_run_left_is_swept_and_a_live_run_is_not(
+        simulated_host: OpenHost) -> None:
+    live = simulated_host("live", 0)
+    crash = ("import os; from tests.faults.hosts import SimulatedHost; "
+             "print(SimulatedHost('crashed', 0).open().link.netns, flush=True); os._exit(9)")
+    done = subprocess.run(python_argv("-c", crash), cwd=ROOT, capture_output=True, text=True,
+                          timeout=60)  # os._exit: no atexit, no finalizer, as in a crash
+    left = done.stdout.strip()
+    assert left in ours()["netns"], done.stderr
+    with machine_lock():
+        swept = sweep_stale()
+    assert left in swept
+    assert left not in ours()["netns"]
+    assert not [link for link in ours()["links"] if left.split("-")[1] in link]
+    assert live.link.netns in ours()["netns"]  # a live run's hosts are left alone
+
+
+@pytest.mark.parametrize("ci", ["", "true"])
+def test_without_namespaces_it_skips_locally_and_fails_in_ci(
+        monkeypatch: pytest.MonkeyPatch, ci: str) -> None:
+    monkeypatch.setattr(hosts, "_unavailable", ["not root (a test double)"])
+    monkeypatch.setenv("CI", ci)
+    expected = pytest.fail.Exception if ci else pytest.skip.Exception
+    with pytest.raises(expected, match="not root"):
+        require_hosts()
