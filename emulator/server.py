@@ -164,11 +164,12 @@ class EmulatorServer:
         except OSError:
             self._close_all()
             raise
-        for httpd in (self._httpd, *self._others):
+        servers = (self._httpd, *self._others)
+        for host, httpd in zip((self.host, *self.also_listen), servers, strict=True):
             thread = threading.Thread(
                 target=httpd.serve_forever,
                 kwargs={"poll_interval": POLL_INTERVAL_S},
-                name=f"emulator:{httpd.server_address[0]}:{self.port}",
+                name=f"emulator:{host}:{self.port}",
                 daemon=True,
             )
             with _signals_blocked():

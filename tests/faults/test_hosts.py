@@ -74,9 +74,9 @@ def deliver(settings: Settings, marker: str) -> dict[str, Any]:
     producer = Producer(settings=settings)
     try:
         job_id = producer.enqueue(probe_request(marker), idempotency_key=marker)
-        wait_until(lambda: producer.outcome(job_id)["status"] == "succeeded", 30,
+        wait_until(lambda: (producer.outcome(job_id) or {}).get("status") == "succeeded", 30,
                    f"job {marker} to succeed")
-        return dict(producer.outcome(job_id))
+        return dict(producer.outcome(job_id) or {})
     finally:
         producer.close()
 
