@@ -47,6 +47,7 @@ from __future__ import annotations
 
 import atexit
 import os
+import shutil
 import signal
 import subprocess
 from collections.abc import Mapping, Sequence
@@ -66,6 +67,7 @@ REDIS_PING = ("import sys, redis; t = float(sys.argv[2]); redis.Redis.from_url(s
               "socket_timeout=t, socket_connect_timeout=t).ping()")
 HTTP_GET = ("import sys, urllib.request; "
             "urllib.request.urlopen(sys.argv[1], timeout=float(sys.argv[2])).read()")
+IP = shutil.which("ip") or "/usr/sbin/ip"
 _run: netns.Run | None = None
 _open: set[SimulatedHost] = set()
 
@@ -143,7 +145,8 @@ class SimulatedHost:
     # --- processes ---
 
     def wrap(self, argv: Sequence[str]) -> list[str]:
-        return ["ip", "netns", "exec", self.link.netns, "unshare", "--uts", "--",
+        # `ip` by its path: a process's env (hence its PATH) may be anything, even empty.
+        return [IP, "netns", "exec", self.link.netns, "unshare", "--uts", "--",
                 "sh", "-c", SET_HOSTNAME, "sh", self.hostname,
                 *faketime.env_argv(self.clock_offset_s), *argv]
 

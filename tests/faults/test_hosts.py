@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import json
 import secrets
+import signal
+import socket
 import subprocess
 import time
 from collections import Counter
@@ -34,6 +36,9 @@ from tests.faults.runner import Plan, probe_request, worker_settings
 pytestmark = pytest.mark.faults
 
 OpenHost = Callable[..., SimulatedHost]
+#: Run on a host: accept connections on ADDRESS PORT until killed.
+LISTEN = ("import socket, sys; server = socket.create_server((sys.argv[1], int(sys.argv[2]))); "
+          "print('listening', flush=True)\nwhile True: server.accept()[0].close()")
 #: Run on a host: its wall clock, its monotonic clock, and how long a 0.2 s sleep took.
 CLOCKS = ("import json, threading, time; wall, mono = time.time(), time.monotonic(); "
           "time.sleep(0.2); threading.Event().wait(0.05); "
@@ -132,6 +137,36 @@ def test_cut_redis_cuts_redis_only_and_heal_restores_it(
         assert worker.alive()
         pool.kill(0)  # SIGKILL of the process group: nothing of it is left in the host
         assert cut.pids() == []
+
+
+def connects(address: str, port: int, timeout_s: float = 1.0) -> bool:
+    try:
+        socket.create_connection((address, port), timeout=timeout_s).close()
+        return True
+    except OSError:
+        return False
+
+
+@pytest.mark.timeout(120)
+def test_cut_all_loses_the_host_both_ways_until_healed(
+        simulated_host: OpenHost, tmp_path: Path) -> None:
+    port = free_port()
+    lost = simulated_host("lost", 0, redis_port=port)
+    with machine_services(tmp_path, port, [lost]) as (settings, emulator):
+        listener = lost.run(python_argv("-c", LISTEN, lost.address, "8000"), {}, tmp_path)
+        wait_until(lambda: "listening" in listener.log_text(), 20, "the host's listener")
+        assert connects(lost.address, 8000)
+        lost.cut_all()
+        assert not connects(lost.address, 8000)  # the machine cannot reach the host...
+        assert not lost.redis_answers(settings.redis_url)  # ...nor the host the machine
+        assert not lost.http_answers(f"{emulator.url}/_emulator/health", timeout_s=1.0)
+        lost.heal_all()
+        assert connects(lost.address, 8000)
+        assert lost.redis_answers(settings.redis_url)
+        lost.cut_all()
+        started = time.monotonic()
+        assert listener.stop() == -signal.SIGKILL  # a lost host's processes are not drained
+        assert time.monotonic() - started < 5
 
 
 @pytest.mark.timeout(120)
