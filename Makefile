@@ -1,6 +1,7 @@
 # make demo  - set up, then run the whole service end to end (emulator when no token)
 # make test  - set up, then run every test
-.PHONY: install demo test lint typecheck bench
+# make constraints - regenerate docker/constraints.txt (the image's dependency lock) from .venv
+.PHONY: install demo test lint typecheck bench constraints
 
 install:
 	./scripts/bootstrap.sh
@@ -20,3 +21,6 @@ typecheck: install
 bench: install
 	.venv/bin/python -m pip install --quiet -e '.[dev,bench]'
 	.venv/bin/python -m benchmarks
+
+constraints: install
+	./docker/update-constraints.sh

@@ -8,7 +8,7 @@ import os
 import sys
 from typing import Any
 
-from emulator.server import serve
+from emulator.server import DEFAULT_IDLE_TIMEOUT_S, DEFAULT_MAX_CONNECTIONS, serve
 
 TOKEN_ENV = "EMULATOR_TOKEN"
 
@@ -48,6 +48,18 @@ def build_parser() -> argparse.ArgumentParser:
         help="record requests without their bodies (long benchmark runs)",
     )
     parser.add_argument(
+        "--max-connections",
+        type=int,
+        default=DEFAULT_MAX_CONNECTIONS,
+        help="open connections at most (a thread each); past it new ones get 503",
+    )
+    parser.add_argument(
+        "--idle-timeout-s",
+        type=float,
+        default=DEFAULT_IDLE_TIMEOUT_S,
+        help="close a connection after this long without a byte from its client",
+    )
+    parser.add_argument(
         "--fault",
         dest="faults",
         type=_fault,
@@ -71,9 +83,11 @@ def main(argv: list[str] | None = None) -> int:
             latency_ms=args.latency_ms,
             record_bodies=args.record_bodies,
             faults=args.faults,
+            max_connections=args.max_connections,
+            idle_timeout_s=args.idle_timeout_s,
             also_listen=args.also_listen,
         )
-    except ValueError as exc:  # a bad --fault (FaultError) or --latency-ms
+    except ValueError as exc:  # a bad --fault (FaultError), --latency-ms or limit
         parser.error(str(exc))
     except OSError as exc:
         print(f"emulator: cannot listen on {args.host}:{args.port}: {exc}", file=sys.stderr)

@@ -2,12 +2,14 @@
 
 `server.py` turns bytes into an `Incoming`; a handler returns a `Reply`; only `server.py` writes it.
 That keeps the endpoint logic free of socket code and lets it say "close without answering"
-(`status=None`).
+(`status=None`) or "send this body piece by piece" (`stream`, for bodies too slow or too large
+to build as one buffer).
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -50,12 +52,26 @@ class Incoming:
 
 
 @dataclass(frozen=True, slots=True)
+class Stream:
+    """A body written piece by piece after the head, one send per piece, never held whole."""
+
+    pieces: Iterator[bytes]  # may pause between pieces; an OSError from it ends the connection
+    length: int | None  # Content-Length; None: chunked transfer coding, one chunk per piece
+
+
+@dataclass(frozen=True, slots=True)
 class Reply:
-    """One HTTP answer. `status=None` means: close the connection without answering."""
+    """One HTTP answer. `status=None` means: close the connection without answering.
+
+    With a `stream`, `body` is ignored and the body is the stream's pieces."""
 
     status: int | None
     body: bytes = b""
     headers: dict[str, str] = field(default_factory=dict)
+    stream: Stream | None = None
+
+
+Answer = Callable[[], Reply]  # the normal path, handed to a fault action to fall back on
 
 
 def grpc_code_for(status: int) -> int:
@@ -86,6 +102,11 @@ def body_reply(status: int, body: Any, headers: dict[str, str]) -> Reply:
         default_type, raw = "text/plain; charset=utf-8", body.encode()
     else:
         default_type, raw = JSON_TYPE, json.dumps(body, separators=(",", ":")).encode()
-    if not any(name.lower() == "content-type" for name in headers):
-        headers = {"Content-Type": default_type, **headers}
-    return Reply(status, raw, headers)
+    return Reply(status, raw, with_defaults({"Content-Type": default_type}, headers))
+
+
+def with_defaults(defaults: Mapping[str, str], scripted: Mapping[str, str]) -> dict[str, str]:
+    """`scripted` headers over `defaults`, names compared case-insensitively (no duplicates)."""
+    taken = {name.lower() for name in scripted}
+    kept = {name: value for name, value in defaults.items() if name.lower() not in taken}
+    return {**kept, **scripted}

@@ -1,8 +1,9 @@
 """Scripted faults: parsing a fault object, and the ordered, thread-safe book that picks one.
 
-A fault only says *what* to do; `notify.py` does it. Adding a kind means adding its name to
-`KINDS` (and a default status if it answers) here and one function to `notify.FAULT_ACTIONS`.
-Time is passed in (`now`), so the book is tested without clocks.
+A fault only says *what* to do; `notify.py` (and `hostile.py`) does it. Adding a kind means
+adding its name to `KINDS` and its default status here, and one function to
+`notify.FAULT_ACTIONS`; a field that only it uses goes in `ONLY_FOR`. Time is passed in
+(`now`), so the book is tested without clocks.
 """
 
 from __future__ import annotations
@@ -10,16 +11,43 @@ from __future__ import annotations
 import json
 import random
 import threading
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from itertools import count
 from typing import Any
 
-KINDS = ("respond", "hang", "close", "garbage", "empty")
+from emulator import validate
+
+KINDS = (
+    "respond",
+    "hang",
+    "close",
+    "garbage",
+    "empty",
+    "drip",
+    "gzip_bomb",
+    "huge_body",
+    "deep_nesting",
+)
 THEN = ("normal", "close", "respond")  # what a hang does once it is over
+FRAMINGS = ("length", "chunked")  # how a drip frames its body: Content-Length, or chunked
 MATCH_KEYS = ("application", "kind")  # kind: "segment" | "transactional"
-DEFAULT_STATUS = {"respond": 503, "hang": 503, "garbage": 200, "empty": 200, "close": 200}
+DEFAULT_STATUS = {
+    "respond": 503,
+    "hang": 503,
+    "garbage": 200,
+    "empty": 200,
+    "close": 200,
+    "drip": 200,
+    "gzip_bomb": 200,
+    "huge_body": 200,
+    "deep_nesting": 200,
+}
 DEFAULT_HANG_S = 30.0  # longer than any sane client read timeout
+DEFAULT_DRIP_INTERVAL_S = 1.0  # below any sane per-recv read timeout, so none trips
+DEFAULT_INFLATED_MB = 200.0  # the size of the M2 measurement; MB = 10^6 bytes throughout
+DEFAULT_SIZE_MB = 50.0
+DEFAULT_DEPTH = 200_000  # far past the ~1,000 frames json.loads can recurse (M8)
 
 
 class FaultError(ValueError):
@@ -45,6 +73,12 @@ class Fault:
     hang_s: float = DEFAULT_HANG_S
     then: str = "normal"
     delay_s: float = 0.0
+    drip_interval_s: float = DEFAULT_DRIP_INTERVAL_S
+    pad_bytes: int = 0  # drip: spaces sent before the body (JSON allows leading whitespace)
+    framing: str = "length"
+    inflated_mb: float = DEFAULT_INFLATED_MB
+    size_mb: float = DEFAULT_SIZE_MB
+    depth: int = DEFAULT_DEPTH
 
     def expired(self, now: float) -> bool:
         return self.expires_at is not None and now >= self.expires_at
@@ -57,75 +91,54 @@ class Fault:
         return {**self.spec, "id": self.id, "remaining": self.remaining, "expires_in_s": left}
 
 
-# --- field validators: each returns the cleaned value or raises ValueError("expected ...") ---
-
-
-def _number(value: Any, low: float = 0.0, high: float | None = None) -> float:
-    ok = isinstance(value, int | float) and not isinstance(value, bool)
-    if not ok or value < low or (high is not None and value > high):
-        upper = "" if high is None else f" and <= {high}"
-        raise ValueError(f"expected a number >= {low}{upper}")
-    return float(value)
-
-
-def _int(value: Any, low: int, high: int | None = None) -> int:
-    if not isinstance(value, int) or isinstance(value, bool) or value < low:
-        raise ValueError(f"expected an integer >= {low}")
-    if high is not None and value > high:
-        raise ValueError(f"expected an integer <= {high}")
-    return value
-
-
-def _choice(options: Iterable[str]) -> Callable[[Any], str]:
-    allowed = tuple(options)
-
-    def check(value: Any) -> str:
-        if value not in allowed:
-            raise ValueError(f"expected one of {', '.join(allowed)}")
-        return str(value)
-
-    return check
-
-
-def _string(value: Any) -> str:
-    if not isinstance(value, str) or not value:
-        raise ValueError("expected a non-empty string")
-    return value
-
-
-def _headers(value: Any) -> dict[str, str]:
-    if not isinstance(value, dict):
-        raise ValueError("expected an object of header names to values")
-    # The server computes framing headers itself; a scripted one would corrupt the stream.
-    framing = {"content-length", "transfer-encoding", "connection"}
-    if any(name.lower() in framing for name in value):
-        raise ValueError("Content-Length, Transfer-Encoding and Connection are set by the server")
-    cleaned = {str(name): str(val) for name, val in value.items()}
-    if any(c in text for pair in cleaned.items() for text in pair for c in "\r\n"):
-        raise ValueError("header names and values must not contain CR or LF")
-    return cleaned
-
-
-def _match(value: Any) -> dict[str, str]:
-    if not isinstance(value, dict) or not set(value) <= set(MATCH_KEYS):
-        raise ValueError(f"expected an object with keys among {', '.join(MATCH_KEYS)}")
-    return {key: str(val) for key, val in value.items()}
-
-
 _VALIDATORS: dict[str, Callable[[Any], Any]] = {
-    "kind": _choice(KINDS),
-    "name": _string,
-    "status": lambda v: _int(v, 100, 599),
+    "kind": validate.choice(KINDS),
+    "name": validate.string,
+    "status": lambda v: validate.integer(v, 100, 599),
     "body": lambda v: v,
-    "headers": _headers,
-    "count": lambda v: _int(v, 1),
-    "duration_s": lambda v: _number(v),
-    "probability": lambda v: _number(v, 0.0, 1.0),
-    "seed": lambda v: _int(v, -(2**63)),
-    "match": _match,
-    "hang_s": lambda v: _number(v),
-    "then": _choice(THEN),
-    "delay_s": lambda v: _number(v),
+    "headers": validate.headers,
+    "count": lambda v: validate.integer(v, 1),
+    "duration_s": lambda v: validate.number(v),
+    "probability": lambda v: validate.number(v, 0.0, 1.0),
+    "seed": lambda v: validate.integer(v, -(2**63)),
+    "match": validate.match(MATCH_KEYS),
+    "hang_s": lambda v: validate.number(v),
+    "then": validate.choice(THEN),
+    "delay_s": lambda v: validate.number(v),
+    "drip_interval_s": lambda v: validate.number(v, 0.001, 3600.0),
+    "pad_bytes": lambda v: validate.integer(v, 0, 10**9),  # 10^9 s at 1 s a byte: for ever
+    "framing": validate.choice(FRAMINGS),
+    # Upper bounds keep the emulator's own work sane: a 4096 MB bomb takes ~9 s to build.
+    "inflated_mb": lambda v: validate.number(v, 0.01, 4096.0),
+    "size_mb": lambda v: validate.number(v, 0.001, 10240.0),
+    "depth": lambda v: validate.integer(v, 1, 10_000_000),
+}
+
+# Fields that only mean something for some kinds: elsewhere they would be ignored, so a fault
+# scripted with the wrong knob (`size_mb` on a gzip_bomb) is refused instead of misleading.
+ONLY_FOR = {
+    "body": ("respond", "hang", "garbage", "drip"),
+    "hang_s": ("hang",),
+    "then": ("hang",),
+    "drip_interval_s": ("drip",),
+    "pad_bytes": ("drip",),
+    "framing": ("drip",),
+    "inflated_mb": ("gzip_bomb",),
+    "size_mb": ("huge_body",),
+    "depth": ("deep_nesting",),
+}
+
+# Options with a default: the same name in the fault object and on `Fault`.
+OPTION_DEFAULTS: dict[str, Any] = {
+    "hang_s": DEFAULT_HANG_S,
+    "then": "normal",
+    "delay_s": 0.0,
+    "drip_interval_s": DEFAULT_DRIP_INTERVAL_S,
+    "pad_bytes": 0,
+    "framing": "length",
+    "inflated_mb": DEFAULT_INFLATED_MB,
+    "size_mb": DEFAULT_SIZE_MB,
+    "depth": DEFAULT_DEPTH,
 }
 
 
@@ -137,13 +150,24 @@ def _clean(spec: Any, path: str) -> dict[str, Any]:
         raise FaultError(f"{path}.{unknown[0]}: unknown field; known: {', '.join(_VALIDATORS)}")
     if "kind" not in spec:
         raise FaultError(f"{path}.kind: required, one of {', '.join(KINDS)}")
-    cleaned = {}
-    for key, value in spec.items():
-        try:
-            cleaned[key] = _VALIDATORS[key](value)
-        except ValueError as exc:
-            raise FaultError(f"{path}.{key}: {exc}, got {json.dumps(value)}") from None
+    cleaned = {key: _field(key, value, path) for key, value in spec.items()}
+    _check_kind_fields(cleaned, path)
     return cleaned
+
+
+def _field(key: str, value: Any, path: str) -> Any:
+    try:
+        return _VALIDATORS[key](value)
+    except ValueError as exc:
+        raise FaultError(f"{path}.{key}: {exc}, got {json.dumps(value)}") from None
+
+
+def _check_kind_fields(cleaned: dict[str, Any], path: str) -> None:
+    kind = cleaned["kind"]
+    for key in cleaned:
+        kinds = ONLY_FOR.get(key, (kind,))
+        if kind not in kinds:
+            raise FaultError(f"{path}.{key}: only for kind {' or '.join(kinds)}, not {kind}")
 
 
 def parse_fault(spec: Any, fault_id: int, now: float, path: str = "fault") -> Fault:
@@ -163,9 +187,7 @@ def parse_fault(spec: Any, fault_id: int, now: float, path: str = "fault") -> Fa
         probability=c.get("probability"),
         rng=random.Random(c.get("seed")),
         match=c.get("match", {}),
-        hang_s=c.get("hang_s", DEFAULT_HANG_S),
-        then=c.get("then", "normal"),
-        delay_s=c.get("delay_s", 0.0),
+        **{name: c.get(name, default) for name, default in OPTION_DEFAULTS.items()},
     )
 
 

@@ -7,6 +7,8 @@ worker, `requests`, curl and the benchmarks, so a small strict parser is enough.
 
 from __future__ import annotations
 
+import re
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from http import HTTPStatus
 from io import BufferedIOBase
@@ -16,6 +18,9 @@ MAX_HEADERS = 100
 MAX_BODY_BYTES = 32 * 1024 * 1024  # well above the 10 MB v1.3 limit (spec §14)
 _PHRASES = {s.value: s.phrase for s in HTTPStatus}
 _END_OF_HEAD = (b"\r\n", b"\n", b"")
+# RFC 9112 §7.1: chunk-size = 1*HEXDIG. int(x, 16) alone also takes "-1", "+5", "0x5" and "1_0";
+# "-1" made rfile.read(-1) read to the end of the connection, past MAX_BODY_BYTES (review L8).
+_CHUNK_SIZE = re.compile(rb"[0-9A-Fa-f]{1,16}")
 
 
 class BadRequest(Exception):
@@ -87,10 +92,14 @@ def read_body(rfile: BufferedIOBase, head: RequestHead) -> bytes:
         raise BadRequest(f"invalid Content-Length: {raw[:40]!r}") from None
     if not 0 <= length <= MAX_BODY_BYTES:
         raise BadRequest(f"Content-Length out of range: {length}")
-    body = rfile.read(length)
-    if len(body) < length:
+    return _exactly(rfile, length)
+
+
+def _exactly(rfile: BufferedIOBase, size: int) -> bytes:
+    data = rfile.read(size)
+    if len(data) < size:
         raise ConnectionError("client closed the connection mid-body")
-    return body
+    return data
 
 
 def _read_chunked(rfile: BufferedIOBase) -> bytes:
@@ -100,7 +109,7 @@ def _read_chunked(rfile: BufferedIOBase) -> bytes:
         total += size
         if total > MAX_BODY_BYTES:
             raise BadRequest("chunked body too large")
-        chunks.append(rfile.read(size))
+        chunks.append(_exactly(rfile, size))
         _line(rfile)  # the CRLF closing the chunk
     while _line(rfile) not in _END_OF_HEAD:
         pass  # trailer fields: ignored
@@ -109,20 +118,35 @@ def _read_chunked(rfile: BufferedIOBase) -> bytes:
 
 def _chunk_size(rfile: BufferedIOBase) -> int:
     line = _line(rfile)
-    try:
-        return int(line.split(b";", 1)[0].strip(), 16)
-    except ValueError:
-        raise BadRequest(f"invalid chunk size line: {line[:40]!r}") from None
+    digits = line.split(b";", 1)[0].strip()  # ";name=value" chunk extensions: ignored
+    if not _CHUNK_SIZE.fullmatch(digits):
+        raise BadRequest(f"invalid chunk size line: {line[:40]!r}")
+    return int(digits, 16)
 
 
 def format_reply(status: int, headers: dict[str, str], body: bytes, close: bool) -> bytes:
     """The whole response as one buffer: one send, so Nagle and delayed ACK never meet."""
+    return format_head(status, headers, len(body), close) + body
+
+
+def format_head(status: int, headers: dict[str, str], length: int | None, close: bool) -> bytes:
+    """Status line and headers; `length` None announces a chunked body (see `chunked`)."""
+    framing = "Transfer-Encoding: chunked" if length is None else f"Content-Length: {length}"
     lines = [
         f"HTTP/1.1 {status} {_PHRASES.get(status, 'Unknown')}",
         "Server: notify-relay-emulator",
-        f"Content-Length: {len(body)}",
+        framing,
         *(f"{name}: {value}" for name, value in headers.items()),
     ]
     if close:
         lines.append("Connection: close")
-    return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1", errors="replace") + body
+    # latin-1, as http.client sends headers: a scripted "²" goes out as the one byte 0xB2.
+    return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1", errors="replace")
+
+
+def chunked(pieces: Iterable[bytes]) -> Iterator[bytes]:
+    """Each piece as one chunk, then the last chunk: the body of a `Transfer-Encoding: chunked`."""
+    for piece in pieces:
+        if piece:  # an empty chunk would end the body early
+            yield b"%X\r\n%s\r\n" % (len(piece), piece)
+    yield b"0\r\n\r\n"

@@ -1,21 +1,32 @@
 """The API side: `POST /messaging/v2/notify`, with latency and scripted faults.
 
 Order for a notify request: record → latency → first applicable fault (or the normal path) →
-complete the record. Faults come before the auth and body checks on purpose: they stand for the
-infrastructure in front of the API (load balancer, gateway), which answers whatever the request.
+complete the record (for a streamed answer: as its last piece goes out). Faults come before the
+auth and body checks on purpose: they stand for the infrastructure in front of the API (load
+balancer, gateway), which answers whatever the request.
 The normal path is lenient beyond what spec §2 / §13 demand; the client-side schema is strict.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from dataclasses import replace
 from typing import Any
 
-from emulator import auth
-from emulator.exchange import Incoming, Reply, body_reply, envelope, error_reply, json_reply
+from emulator import auth, hostile
+from emulator.exchange import (
+    Answer,
+    Incoming,
+    Reply,
+    Stream,
+    body_reply,
+    envelope,
+    error_reply,
+    json_reply,
+)
 from emulator.faults import Fault
-from emulator.recording import RequestRecord, record_headers
+from emulator.recording import RequestLog, RequestRecord, record_headers
 from emulator.state import EmulatorState
 
 NOTIFY_PATH = "/messaging/v2/notify"
@@ -24,7 +35,6 @@ ID_LISTS = ("users", "hwids", "push_tokens")  # transactional targets, spec §4
 GARBAGE_BODY = "<html><body>oops</body></html>"
 
 _NOT_JSON = object()
-Answer = Callable[[], Reply]
 
 
 def handle_api(state: EmulatorState, req: Incoming) -> Reply:
@@ -43,8 +53,31 @@ def handle_api(state: EmulatorState, req: Incoming) -> Reply:
         peer=req.peer or None,
     )
     reply = _route(state, req, check, doc, record)
+    if reply.stream is not None:
+        return _finished_at_last_piece(state.log, record, reply, reply.stream)
     state.log.finish(record, reply.status)
     return reply
+
+
+def _finished_at_last_piece(
+    log: RequestLog, record: RequestRecord, reply: Reply, stream: Stream
+) -> Reply:
+    """A streamed answer is recorded as its last piece goes out: while it streams, or when the
+    client left before the end, the record's status stays null (the client has no full answer)."""
+    pieces = _calling_before_last(stream.pieces, lambda: log.finish(record, reply.status))
+    return replace(reply, stream=replace(stream, pieces=pieces))
+
+
+def _calling_before_last(pieces: Iterator[bytes], call: Callable[[], None]) -> Iterator[bytes]:
+    # Before the last piece, not after: a client that has read it all then sees the status.
+    ahead = None
+    for piece in pieces:
+        if ahead is not None:
+            yield ahead
+        ahead = piece
+    call()
+    if ahead is not None:
+        yield ahead
 
 
 def _route(
@@ -167,6 +200,10 @@ FAULT_ACTIONS: dict[str, Callable[[EmulatorState, Fault, Answer], Reply]] = {
     "close": _close,
     "garbage": _garbage,
     "empty": _empty,
+    "drip": hostile.drip,
+    "gzip_bomb": hostile.gzip_bomb,
+    "huge_body": hostile.huge_body,
+    "deep_nesting": hostile.deep_nesting,
 }
 
 

@@ -3,14 +3,14 @@
 Speed comes from keep-alive (HTTP/1.1 with an exact Content-Length), one write per response
 with Nagle off (two small writes would meet the client's delayed ACK: ~40 ms stalls), a lean
 parser (`http11.py`) and no per-request logging. Each connection has its own daemon thread, so a
-hanging request holds only its own connection, as on a real server.
+hanging request holds only its own connection, as on a real server. The threads are bounded:
+at most `max_connections` connections (`connections.py`), each closed once a read from or a
+send to its client makes no progress for `idle_timeout_s`.
 """
 
 from __future__ import annotations
 
-import contextlib
 import signal
-import socket
 import socketserver
 import sys
 import threading
@@ -22,15 +22,21 @@ from types import TracebackType
 from typing import Any, Self
 
 from emulator import http11
+from emulator.connections import CappedServer
 from emulator.control import PREFIX, handle_control
-from emulator.exchange import Incoming, Reply, error_reply
+from emulator.exchange import Incoming, Reply, Stream, error_reply
 from emulator.notify import handle_api
 from emulator.state import EmulatorState
 
-# No idle timeout on keep-alive connections: closing an idle one races with a client that reuses
-# it at that moment, which a worker would see as an ambiguous failure (a flaky test). A dead
-# client's connection still ends (FIN/RST), and stop() closes every one.
-IDLE_TIMEOUT_S: float | None = None
+# Long on purpose: closing an idle keep-alive connection races with a client that reuses it at
+# that very moment, which a worker would see as an ambiguous failure (a flaky test). A client
+# that comes back later finds the connection closed before reusing it (urllib3 checks), so only
+# the moment of the close races, and at five minutes that is rare; yet an abandoned client (one
+# that never sends FIN or RST) no longer holds a thread for ever (review L8).
+DEFAULT_IDLE_TIMEOUT_S = 300.0
+# Each connection is a thread. Far above what the benchmarks open (bench_ratelimit: 4 workers x
+# 96 pooled sends = 384), so only a leak or a flood meets it.
+DEFAULT_MAX_CONNECTIONS = 1024
 POLL_INTERVAL_S = 0.05  # how long stop() may wait for the accept loop to notice
 
 
@@ -38,18 +44,12 @@ class _Handler(socketserver.StreamRequestHandler):
     """One connection: requests in a loop while the client keeps it alive."""
 
     disable_nagle_algorithm = True
-    timeout = IDLE_TIMEOUT_S
-    server: _Server
+    server: CappedServer
 
     def setup(self) -> None:
         super().setup()
-        self.server.track(self.connection)
-
-    def finish(self) -> None:
-        try:
-            super().finish()
-        finally:
-            self.server.untrack(self.connection)
+        # Every recv and send gives up after it: a TimeoutError, an OSError, ends the connection.
+        self.connection.settimeout(self.server.idle_timeout_s)
 
     def handle(self) -> None:
         while self._serve_one():
@@ -85,6 +85,8 @@ class _Handler(socketserver.StreamRequestHandler):
     def _write(self, reply: Reply, keep_alive: bool, head_only: bool = False) -> bool:
         if reply.status is None:  # scripted "close": no status line, just drop the connection
             return False
+        if reply.stream is not None:
+            return self._write_stream(reply.status, reply.headers, reply.stream, keep_alive)
         data = http11.format_reply(reply.status, reply.headers, reply.body, close=not keep_alive)
         if head_only:
             data = data[: len(data) - len(reply.body)]
@@ -94,39 +96,18 @@ class _Handler(socketserver.StreamRequestHandler):
             return False
         return keep_alive
 
-
-class _Server(socketserver.ThreadingTCPServer):
-    allow_reuse_address = True
-    daemon_threads = True
-    block_on_close = False
-    request_queue_size = 128  # bursts of new connections from many worker processes
-
-    def __init__(self, host: str, port: int, state: EmulatorState) -> None:
-        self.address_family = socket.AF_INET6 if ":" in host else socket.AF_INET
-        self.state = state
-        self._connections: set[socket.socket] = set()
-        self._connections_lock = threading.Lock()
-        super().__init__((host, port), _Handler)
-
-    def track(self, conn: socket.socket) -> None:
-        with self._connections_lock:
-            self._connections.add(conn)
-
-    def untrack(self, conn: socket.socket) -> None:
-        with self._connections_lock:
-            self._connections.discard(conn)
-
-    def close_connections(self) -> None:
-        """Wake every handler thread blocked on an idle keep-alive connection."""
-        with self._connections_lock:
-            conns = list(self._connections)
-        for conn in conns:
-            with contextlib.suppress(OSError):  # already closed by its handler
-                conn.shutdown(socket.SHUT_RDWR)
-
-    def handle_error(self, request: Any, client_address: Any) -> None:
-        if not isinstance(sys.exc_info()[1], ConnectionError | TimeoutError):
-            super().handle_error(request, client_address)
+    def _write_stream(
+        self, status: int, headers: dict[str, str], stream: Stream, keep_alive: bool
+    ) -> bool:
+        head = http11.format_head(status, headers, stream.length, close=not keep_alive)
+        pieces = http11.chunked(stream.pieces) if stream.length is None else stream.pieces
+        try:
+            self.wfile.write(head)
+            for piece in pieces:  # may pause (drip): the head is already with the client
+                self.wfile.write(piece)
+        except OSError:  # the client left mid-body, or stop(): the rest is not sent
+            return False
+        return keep_alive
 
 
 class EmulatorServer:
@@ -141,26 +122,32 @@ class EmulatorServer:
         latency_ms: float = 0.0,
         record_bodies: bool = True,
         faults: Sequence[dict[str, Any]] = (),
+        max_connections: int = DEFAULT_MAX_CONNECTIONS,
+        idle_timeout_s: float = DEFAULT_IDLE_TIMEOUT_S,
         also_listen: Sequence[str] = (),
     ) -> None:
         self.host, self._port = host, port
         self.also_listen = tuple(also_listen)  # more addresses, on the same port
+        self._limits = _checked_limits(max_connections, idle_timeout_s)
         self.state = EmulatorState(token=token, latency_ms=latency_ms, record_bodies=record_bodies)
         if faults:  # a bad fault fails here, before anything listens
             self.state.faults.add(list(faults), self.state.clock())
-        self._httpd: _Server | None = None
-        self._others: list[_Server] = []
+        self._httpd: CappedServer | None = None
+        self._others: list[CappedServer] = []
         self._threads: list[threading.Thread] = []
 
     def start(self) -> Self:
         if self._httpd is not None:
             raise RuntimeError("emulator already started")
-        self._httpd = _Server(self.host, self._port, self.state)
+        self._httpd = CappedServer(self.host, self._port, _Handler, self.state, self._limits)
         try:
             # One state behind every address: one request log, one fault script, whichever
             # address a client used (the fault suite's simulated hosts each use their own).
+            # The connection cap counts per address.
             for host in self.also_listen:
-                self._others.append(_Server(host, self.port, self.state))
+                self._others.append(
+                    CappedServer(host, self.port, _Handler, self.state, self._limits)
+                )
         except OSError:
             self._close_all()
             raise
@@ -184,7 +171,7 @@ class EmulatorServer:
         self.state.stopping.set()
         for httpd in (self._httpd, *self._others):
             httpd.shutdown()
-            httpd.close_connections()
+            httpd.connections.shut_all()
         self._close_all()
         for thread in self._threads:
             thread.join(timeout=5)
@@ -201,6 +188,13 @@ class EmulatorServer:
         if self._httpd is None:
             raise RuntimeError("emulator not started")
         return int(self._httpd.server_address[1])
+
+    @property
+    def open_connections(self) -> int:
+        """Connections admitted and not yet ended (each has a thread); refused ones not counted."""
+        if self._httpd is None:
+            raise RuntimeError("emulator not started")
+        return sum(httpd.connections.count for httpd in (self._httpd, *self._others))
 
     @property
     def url(self) -> str:
@@ -227,12 +221,14 @@ def serve(
     latency_ms: float = 0.0,
     record_bodies: bool = True,
     faults: Sequence[dict[str, Any]] = (),
+    max_connections: int = DEFAULT_MAX_CONNECTIONS,
+    idle_timeout_s: float = DEFAULT_IDLE_TIMEOUT_S,
     also_listen: Sequence[str] = (),
 ) -> None:
     """Run the emulator in the foreground until SIGINT or SIGTERM, then return normally.
 
     Prints `emulator listening on <url>` (flushed) once requests are accepted. Call it from the
-    main thread: that is where signal handlers live.
+    main thread: that is where signal handlers live. Options as for `EmulatorServer`.
     """
     stop = threading.Event()
     server = EmulatorServer(
@@ -242,12 +238,23 @@ def serve(
         latency_ms=latency_ms,
         record_bodies=record_bodies,
         faults=faults,
+        max_connections=max_connections,
+        idle_timeout_s=idle_timeout_s,
         also_listen=also_listen,
     )
     with _stop_on_signals(stop), server:
         print(f"emulator listening on {server.url}", flush=True)
         while not stop.wait(1.0):
             pass  # a timed wait: the signal handler runs between waits even on odd platforms
+
+
+def _checked_limits(max_connections: int, idle_timeout_s: float) -> tuple[int, float]:
+    whole = isinstance(max_connections, int) and not isinstance(max_connections, bool)
+    if not whole or max_connections < 1:
+        raise ValueError(f"max_connections: expected an integer >= 1, got {max_connections!r}")
+    if not idle_timeout_s > 0:  # also refuses NaN
+        raise ValueError(f"idle_timeout_s: expected a number > 0, got {idle_timeout_s!r}")
+    return max_connections, float(idle_timeout_s)
 
 
 @contextmanager

@@ -29,8 +29,9 @@ class Job:
     idempotency_key: str | None = None
     #: sends recorded so far; also the fencing token that makes stale copies harmless
     attempt: int = 0
-    #: retries spent against NOTIFY_MAX_ATTEMPTS (429 and 401/403 waits do not spend)
-    retries: int = 0
+    #: failed sends counted against NOTIFY_MAX_ATTEMPTS (429 and 401/403 waits are not);
+    #: `retries` in the message
+    attempts_spent: int = 0
 
     @classmethod
     def new(
@@ -61,19 +62,22 @@ class Job:
             expires_at=float(data["expires_at"]),
             idempotency_key=data.get("idempotency_key"),
             attempt=int(data.get("attempt", 0)),
-            retries=int(data.get("retries", 0)),
+            attempts_spent=int(data.get("retries", 0)),
         )
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        data = asdict(self)
+        data["retries"] = data.pop("attempts_spent")
+        return data
 
-    def next(self, *, spend_retry: bool) -> Job:
+    def next(self, *, spend: bool) -> Job:
         """The job as it will be tried after one more recorded send."""
-        return replace(self, attempt=self.attempt + 1, retries=self.retries + int(spend_retry))
+        return replace(self, attempt=self.attempt + 1,
+                       attempts_spent=self.attempts_spent + int(spend))
 
     def fresh_budget(self, *, max_age_s: float, now: float) -> Job:
         """For a replay: same id and key, attempt log continues, new budget and deadline."""
-        return replace(self, retries=0, enqueued_at=now, expires_at=now + max_age_s)
+        return replace(self, attempts_spent=0, enqueued_at=now, expires_at=now + max_age_s)
 
     @property
     def kind(self) -> str:

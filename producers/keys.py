@@ -6,20 +6,22 @@ no other module writes it.
 
 | family                    | type   | owner                   | bound                      |
 |---------------------------|--------|-------------------------|----------------------------|
-| `{job}:outcome`           | hash   | producers/outcomes.py   | TTL NOTIFY_OUTCOME_TTL     |
-| `{job}:attempts`          | list   | producers/outcomes.py   | TTL NOTIFY_OUTCOME_TTL     |
+| `{job}:outcome`           | hash   | worker/store/claims.py (+) | TTL NOTIFY_OUTCOME_TTL  |
+| `{job}:attempts`          | list   | worker/store/claims.py  | TTL NOTIFY_OUTCOME_TTL     |
 | `idem:{key}`              | string | producers/producer.py   | TTL NOTIFY_IDEMPOTENCY_WINDOW |
 | `<queue>`, `unacked*`     | kombu  | Celery / kombu          | live jobs only             |
-| `retries`                 | zset   | worker/retries.py       | one entry per live job     |
-| `watch`, `watch:messages` | zset+hash | worker/watchdog.py (*) | one entry per live job or batch |
-| `dead:index`, `dead:entries` | zset+hash | worker/deadletters.py | NOTIFY_DEAD_MAX / _TTL |
-| `dead:reasons`            | hash   | worker/deadletters.py   | one field per reason       |
-| `circuit`                 | hash   | worker/circuit.py       | one key                    |
-| `rate:*`                  | string/hash | worker/ratelimit.py | TTL of a few windows       |
-| `stats:counters`          | hash   | worker/metrics.py       | TTL 30 d, refreshed on write |
-| `stats:window:<t>`        | hash   | worker/metrics.py       | TTL 2 min                  |
-| `stats:workers`           | zset   | worker/health.py        | pruned; TTL 1 d            |
+| `retries`                 | zset   | worker/store/park.py    | one entry per live job     |
+| `watch`, `watch:messages` | zset+hash | worker/store/watchdog.py (*) | one per live job/batch |
+| `dead:index`, `dead:entries` | zset+hash | worker/store/deadletters.py | NOTIFY_DEAD_MAX / _TTL |
+| `dead:reasons`            | hash   | worker/store/deadletters.py | one field per reason   |
+| `circuit`                 | hash   | worker/store/circuit.py | one key                    |
+| `rate:*`                  | string/hash | worker/store/limiter.py | TTL of a few windows   |
+| `stats:counters`          | hash   | worker/store/metrics.py | TTL 30 d, refreshed on write |
+| `stats:window:<t>`        | hash   | worker/store/metrics.py | TTL 2 min                  |
+| `stats:workers`           | zset   | worker/store/heartbeat.py | pruned; TTL 1 d          |
 
+(+) created by the producer's enqueue script, changed only by the worker's claim and record
+scripts; its shape (fields, statuses) is producers/outcomes.py, shared by both sides.
 (*) the producer's enqueue script writes a message's first watch entry (under the job's
 id, or `batch:<task id>` for a batch), in the same script that queues the message. The
 batch script touches several jobs' keys, so it needs one Redis node (as kombu's Redis

@@ -1,8 +1,8 @@
 """Celery task messages built by hand, so that enqueue can be one atomic Redis script.
 
 The format is Celery's task protocol 2 inside kombu's Redis transport envelope,
-exactly what `app.send_task` would LPUSH (tests/producers/test_message.py checks
-a real worker consumes it). Building it ourselves lets the outcome record, the
+exactly what `app.send_task` would LPUSH (the integration tests run these messages
+through real workers). Building it ourselves lets the outcome record, the
 idempotency key and the message land in one script: no window where a job is
 queued without an outcome, or recorded without being queued.
 

@@ -1,9 +1,9 @@
 """`Producer`: what application code uses to hand notifications to notify-relay.
 
 Owner of the idempotency keys (`idem:{key}`). Publishing is one Lua script per
-message that writes the idempotency keys, the outcome records, the Celery message
-and the watchdog's entry (worker/watchdog.py) atomically, so a job is never queued
-without a record nor recorded without being queued.
+message (lua/enqueue.lua) that writes the idempotency keys, the outcome records, the
+Celery message and the watchdog's entry (worker/store/watchdog.py) atomically, so a
+job is never queued without a record nor recorded without being queued.
 
 `enqueue` publishes one `notify_relay.send` message per job. `enqueue_many` packs up
 to NOTIFY_BATCH_SIZE jobs into each `notify_relay.send_batch` message and pipelines
@@ -16,50 +16,21 @@ import os
 import time
 import uuid
 from collections.abc import Iterable, Mapping
+from pathlib import Path
 from typing import Any
 
 import redis
 
+from producers.connection import redis_client
 from producers.job import Job
 from producers.keys import Keys
 from producers.message import batch_message, batch_watch_id, task_message
 from producers.outcomes import FINAL, OutcomeStore, initial_fields
+from producers.scripts import Script, execute
 from producers.settings import Settings
 from producers.validation import validate, validate_many
 
-# One message carrying n jobs. Idempotency keys are checked first: if any is taken,
-# nothing is written and the script returns {index, first job id, ...} of those jobs,
-# for the caller to rebuild the message without them.
-# KEYS: queue, watch zset, watch messages hash, then per job: outcome hash, idem key
-# ARGV: watch id, message, first watchdog look (ms), outcome ttl ms, n, then per job:
-#       job id, idempotency ttl ms ('' = no key), field count, field, value, ...
-_ENQUEUE = """
-local n = tonumber(ARGV[5])
-local taken = {}
-local at = 6
-for i = 1, n do
-  if ARGV[at + 1] ~= '' then
-    local first = redis.call('GET', KEYS[3 + 2 * i])
-    if first then taken[#taken + 1] = i - 1; taken[#taken + 1] = first end
-  end
-  at = at + 3 + tonumber(ARGV[at + 2])
-end
-if #taken > 0 then return taken end
-at = 6
-for i = 1, n do
-  local count = tonumber(ARGV[at + 2])
-  if ARGV[at + 1] ~= '' then
-    redis.call('SET', KEYS[3 + 2 * i], ARGV[at], 'PX', ARGV[at + 1])
-  end
-  redis.call('HSET', KEYS[2 + 2 * i], unpack(ARGV, at + 3, at + 2 + count))
-  redis.call('PEXPIRE', KEYS[2 + 2 * i], ARGV[4])
-  at = at + 3 + count
-end
-redis.call('LPUSH', KEYS[1], ARGV[2])
-redis.call('HSET', KEYS[3], ARGV[1], ARGV[2])
-redis.call('ZADD', KEYS[2], ARGV[3], ARGV[1])
-return {}
-"""
+ENQUEUE = Script(Path(__file__).with_name("lua") / "enqueue.lua")
 
 
 class Producer:
@@ -74,10 +45,9 @@ class Producer:
     ) -> None:
         base = settings or Settings()
         self.settings = base.replace(redis_url=redis_url) if redis_url else base
-        self._redis = client or redis.Redis.from_url(self.settings.redis_url)
+        self._redis = client or redis_client(self.settings)
         self._keys = Keys(self.settings.key_prefix)
-        self._outcomes = OutcomeStore(self._redis, self._keys, self.settings.outcome_ttl_s)
-        self._enqueue_script = self._redis.register_script(_ENQUEUE)
+        self._outcomes = OutcomeStore(self._redis, self._keys)
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Producer:
@@ -130,7 +100,7 @@ class Producer:
             for chunk in pending:
                 self._publish([jobs[i] for i in chunk], pipe)
             retry = []
-            for chunk, taken in zip(pending, pipe.execute(), strict=True):
+            for chunk, taken in zip(pending, execute(pipe), strict=True):
                 firsts = {int(taken[k]): _text(taken[k + 1]) for k in range(0, len(taken), 2)}
                 for position, first in firsts.items():
                     ids[chunk[position]] = first
@@ -186,7 +156,10 @@ class Producer:
                          if job.idempotency_key else "")
             fields = [x for pair in initial_fields(job, job.enqueued_at).items() for x in pair]
             args += [job.job_id, window_ms, len(fields), *fields]
-        return self._enqueue_script(keys=keys, args=args, client=client)
+        if isinstance(client, redis.client.Pipeline):
+            ENQUEUE.queue(client, keys, args)
+            return None
+        return ENQUEUE(client, keys, args)
 
 
 def _first_of_each_key(jobs: list[Job]) -> tuple[list[int], dict[int, int]]:

@@ -37,13 +37,6 @@ def _positive_float(raw: str) -> float:
     return value
 
 
-def _non_negative_float(raw: str) -> float:
-    value = float(raw)
-    if value < 0:
-        raise ValueError
-    return value
-
-
 def _positive_int(raw: str) -> int:
     value = int(raw)
     if value < 1:
@@ -138,7 +131,8 @@ SPECS: tuple[Spec, ...] = (
     Spec("NOTIFY_RATE_LIMITS", "app_rate_limits", "", "APP=N/s,APP2=N/m:burst",
          _rate_map, "Optional per-application limits, applied on top of the token's."),
     Spec("NOTIFY_MAX_ATTEMPTS", "max_attempts", "8", "whole number >= 1",
-         _positive_int, "Sends tried before a job is dead-lettered as `max_attempts`."),
+         _positive_int, "Failed sends before a job is dead-lettered as `max_attempts` (a 429 "
+         "or a 401/403 wait does not count)."),
     Spec("NOTIFY_BACKOFF_BASE", "backoff_base_s", "1.0", "seconds > 0",
          _positive_float, "First retry delay ceiling; doubles each attempt (full jitter)."),
     Spec("NOTIFY_BACKOFF_MAX", "backoff_max_s", "300", "seconds > 0",
@@ -183,10 +177,6 @@ SPECS: tuple[Spec, ...] = (
     Spec("NOTIFY_FLOWER_LOCAL", "flower_local", "false", "true or false", _bool,
          "Let `notify-relay flower` run without a login, on 127.0.0.1 only."),
 )
-
-
-def _settings_fields() -> dict[str, Any]:
-    return {spec.attr: spec for spec in SPECS}
 
 
 @dataclass(frozen=True)

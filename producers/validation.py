@@ -17,8 +17,8 @@ import marshmallow
 
 from producers.schemas.advice import request_warnings
 from producers.schemas.base import SCHEMA_KEY
+from producers.schemas.options import DEFAULT_MAX_TARGETS, options_for, using
 from producers.schemas.request import NotifyRequestSchema
-from producers.schemas.settings import DEFAULT_MAX_TARGETS, settings_for, using
 
 __all__ = [
     "DEFAULT_MAX_TARGETS",
@@ -85,7 +85,7 @@ def validate(
         raise ValidationError(
             {SCHEMA_KEY: [f"Not a valid object: a request is a JSON object, not {kind}."]}
         )
-    with using(settings_for(strict, max_targets)):
+    with using(options_for(strict, max_targets)):
         try:
             _REQUEST_SCHEMA.load(request)
         except marshmallow.ValidationError as exc:

@@ -20,12 +20,12 @@ from producers import Job, Producer
 from producers.keys import Keys
 from producers.settings import Settings
 from tests.integration.helpers import example
-from worker.circuit import Circuit
-from worker.deadletters import DeadLetterStore
-from worker.health import beat
-from worker.metrics import Metrics
-from worker.ratelimit import RateLimiter
-from worker.retries import RetryPark
+from worker.store.circuit import Circuit
+from worker.store.deadletters import DeadLetterStore
+from worker.store.heartbeat import beat
+from worker.store.limiter import RateLimiter
+from worker.store.metrics import Metrics
+from worker.store.park import Park
 
 
 def run(settings: Settings, *args: str) -> Result:
@@ -39,7 +39,7 @@ def busy(settings: Settings, redis_client: redis.Redis, producer: Producer) -> S
     producer.enqueue_many([example(), example()])
     jobs = [Job.new(example(), max_age_s=60) for _ in range(4)]
     pipe = redis_client.pipeline()
-    RetryPark(redis_client, keys, settings.queue).park(pipe, jobs[0], now + 30)
+    Park(redis_client, keys, settings.queue).park(pipe, jobs[0], now + 30)
     dead = DeadLetterStore(redis_client, keys, max_count=10, ttl_s=3600)
     for job, reason in zip(jobs[1:], ["permanent", "permanent", "expired"], strict=True):
         dead.add(pipe, job, reason, "HTTP 400")
@@ -131,7 +131,7 @@ def test_a_stale_heartbeat_is_not_a_live_worker(settings: Settings, redis_client
 
 def test_a_long_queue_is_estimated_from_both_ends(settings: Settings, redis_client: redis.Redis):
     from producers.message import batch_message, task_message
-    from worker.stats import EXACT_UP_TO, queued_jobs
+    from worker.store.stats import EXACT_UP_TO, queued_jobs
 
     key = Keys(settings.key_prefix).queue(settings.queue)
     jobs = [Job.new(example(), max_age_s=60) for _ in range(3)]

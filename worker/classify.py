@@ -33,7 +33,7 @@ from typing import Any
 from urllib3.exceptions import ConnectTimeoutError, MaxRetryError, ProxyError, SSLError
 from urllib3.util.ssl_match_hostname import CertificateError
 
-from worker.errors import FailureClass
+from worker.failures import FailureClass
 
 _GRPC_CLASS = {
     1: FailureClass.TRANSIENT,  # CANCELLED

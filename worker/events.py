@@ -24,10 +24,10 @@ import logging
 from producers.job import Job
 from producers.outcomes import Attempt
 from worker.classify import Verdict
-from worker.errors import FailureClass
+from worker.failures import FailureClass
 from worker.logs import emit
-from worker.metrics import Metrics
 from worker.sentry import Alerts
+from worker.store.metrics import Metrics
 
 log = logging.getLogger("notify_relay.delivery")
 

@@ -22,11 +22,15 @@ from prometheus_client.core import (
     Metric,
 )
 
+from producers.connection import redis_client
 from producers.settings import Settings
-from worker import stats
-from worker.metrics import LATENCY_BUCKETS_S
+from worker.store import Stores, stats
+from worker.store.metrics import LATENCY_BUCKETS_S
 
 log = logging.getLogger("notify_relay.exporter")
+
+#: A scrape waits this long for Redis before it answers `notify_relay_up 0`.
+REDIS_TIMEOUT_S = 5
 
 #: counter family in Redis → (metric name without `_total`, help, label name or None)
 COUNTERS: dict[str, tuple[str, str, str | None]] = {
@@ -56,17 +60,16 @@ class RedisCollector:
     """A prometheus_client collector reading the fleet's counters and state from Redis."""
 
     def __init__(self, settings: Settings) -> None:
-        self._settings = settings
-        self._client = redis.Redis.from_url(settings.redis_url, socket_timeout=5,
-                                            socket_connect_timeout=5)
+        client = redis_client(settings, socket_timeout=REDIS_TIMEOUT_S,
+                                      socket_connect_timeout=REDIS_TIMEOUT_S)
+        self._stores = Stores.build(settings, client)
 
     def describe(self) -> list[Metric]:
         return []  # no Redis read at registration time
 
     def collect(self) -> Iterator[Metric]:
         try:
-            snapshot = stats.collect(self._settings, self._client, time.time(),
-                                     dead_by_reason=False)
+            snapshot = stats.collect(self._stores, time.time(), dead_by_reason=False)
         except redis.RedisError as exc:
             log.warning("scrape failed: redis error: %s", exc)
             yield GaugeMetricFamily("notify_relay_up", "1 when Redis could be read.", value=0)

@@ -1,7 +1,7 @@
 """Worker log lines: `key=value` text by default, one JSON object per line on request.
 
 Every line notify-relay itself writes about a job goes through `emit`, which puts the
-same fields in the text (`attempt job_id=… attempt=2 class=transient http_status=503`)
+same fields in the text (`attempt job=… attempt=2 outcome=transient http_status=503`)
 and on the record (`record.notify`), so the JSON form carries them as real keys instead
 of a string to re-parse. Celery's own lines get the JSON treatment too, with the task id
 when they come from inside a task.

@@ -1,14 +1,12 @@
 """Per-process resources, created once when a worker process starts.
 
-One Redis client, one pooled HTTP session and the stores, built from one
-`Settings`. Celery's prefork pool forks after import, so the runtime is built
-lazily per process id, never inherited across a fork.
+The stores on one Redis client (worker/store), one pooled HTTP client, the sender threads
+and the events funnel, built from one `Settings`. Celery's prefork pool forks after
+import, so the runtime is built lazily per process id, never inherited across a fork.
 """
 
 from __future__ import annotations
 
-import ctypes
-import ctypes.util
 import os
 import random
 import socket
@@ -21,33 +19,11 @@ import redis
 from redis.backoff import ConstantBackoff
 from redis.retry import Retry
 
-from producers.keys import Keys
-from producers.outcomes import OutcomeStore
+from producers.connection import redis_client
 from producers.settings import Settings
-from worker.circuit import Circuit
-from worker.deadletters import DeadLetterStore
 from worker.events import Events
 from worker.http import NotifyClient
-from worker.metrics import Metrics
-from worker.ratelimit import RateLimiter
-from worker.retries import RetryPark
-from worker.watchdog import Watchdog
-
-#: glibc gives each thread that allocates its own malloc arena (up to 8 per core); with
-#: ~80 sending threads per process, 2 arenas keep the same speed in less memory.
-MALLOC_ARENAS = 2
-
-
-def limit_malloc_arenas() -> None:
-    """mallopt(M_ARENA_MAX) before the threads start; nothing where libc is not glibc."""
-    try:
-        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
-        libc.mallopt(M_ARENA_MAX, MALLOC_ARENAS)
-    except (OSError, AttributeError):
-        pass
-
-
-M_ARENA_MAX = -8  # from glibc's malloc.h
+from worker.store import Stores
 
 #: Metrics are added up in memory and written this often: no round trip per send.
 METRICS_FLUSH_S = 0.5
@@ -55,6 +31,8 @@ METRICS_FLUSH_S = 0.5
 #: One Redis command's longest wait, and the pause between retries of a failed one.
 REDIS_TRY_S = 2.0
 REDIS_BACKOFF_S = 0.25
+#: However long the lease, a Redis outage is not waited out longer than this.
+MAX_REDIS_RETRY_S = 15.0
 
 
 def redis_retries(settings: Settings) -> int:
@@ -66,21 +44,21 @@ def redis_retries(settings: Settings) -> int:
     a second worker would take the job over and send it again.
     """
     slack = settings.visibility_timeout_s - settings.connect_timeout_s - settings.read_timeout_s
-    budget_s = min(15.0, slack / 3)
+    budget_s = min(MAX_REDIS_RETRY_S, slack / 3)
     return max(1, int(budget_s / (REDIS_TRY_S + REDIS_BACKOFF_S)))
+
+
+#: Connections a process's Redis pool keeps beyond one per send in flight (metrics
+#: flusher, the mover, the heartbeat, a claim retried while another send records).
+SPARE_CONNECTIONS = 8
+#: How often an idle pooled Redis connection is checked before use.
+HEALTH_CHECK_S = 30
 
 
 @dataclass
 class Runtime:
     settings: Settings
-    redis: redis.Redis
-    keys: Keys
-    outcomes: OutcomeStore
-    retries: RetryPark
-    watchdog: Watchdog
-    dead: DeadLetterStore
-    circuit: Circuit
-    limiter: RateLimiter
+    stores: Stores
     http: NotifyClient
     owner: str
     rng: random.Random
@@ -92,9 +70,9 @@ class Runtime:
 
     @classmethod
     def build(cls, settings: Settings) -> Runtime:
-        client = redis.Redis.from_url(
-            settings.redis_url, health_check_interval=30,
-            max_connections=settings.max_sends + 8,
+        client = redis_client(
+            settings, health_check_interval=HEALTH_CHECK_S,
+            max_connections=settings.max_sends + SPARE_CONNECTIONS,
             socket_connect_timeout=REDIS_TRY_S / 2, socket_timeout=REDIS_TRY_S,
             # Ride out a short Redis restart: a result already received is worth waiting
             # to record, since giving up means sending it again later.
@@ -102,25 +80,17 @@ class Runtime:
                         redis_retries(settings)),
             retry_on_error=[redis.ConnectionError, redis.TimeoutError],
         )
-        keys = Keys(settings.key_prefix)
+        stores = Stores.build(settings, client, metrics_flush_s=METRICS_FLUSH_S)
         return cls(
             settings=settings,
-            redis=client,
-            keys=keys,
-            outcomes=OutcomeStore(client, keys, settings.outcome_ttl_s),
-            retries=RetryPark(client, keys, settings.queue),
-            watchdog=Watchdog(client, keys, settings.queue, settings.watchdog_grace_s),
-            dead=DeadLetterStore(client, keys, max_count=settings.dead_max,
-                                 ttl_s=settings.dead_ttl_s),
-            circuit=Circuit(client, keys, settings.circuit_probe_interval_s),
-            limiter=RateLimiter.from_settings(client, keys, settings),
+            stores=stores,
             http=NotifyClient(settings.base_url, settings.require_token(),
                               connect_timeout_s=settings.connect_timeout_s,
                               read_timeout_s=settings.read_timeout_s,
                               pool_size=settings.max_sends),
             owner=f"{socket.gethostname()}:{os.getpid()}",
             rng=random.Random(),
-            events=Events(metrics=Metrics(client, keys, flush_every_s=METRICS_FLUSH_S)),
+            events=Events(metrics=stores.metrics),
             senders=ThreadPoolExecutor(settings.batch_senders, thread_name_prefix="notify-send"),
         )
 
@@ -141,7 +111,7 @@ class Runtime:
     def close(self) -> None:
         self.senders.shutdown(wait=True)
         self.http.close()
-        self.redis.close()
+        self.stores.redis.close()
 
 
 _lock = threading.Lock()

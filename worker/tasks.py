@@ -7,6 +7,7 @@ sender threads, so that Celery's cost per message is paid once per batch.
 
 from __future__ import annotations
 
+import enum
 import logging
 import threading
 import time
@@ -19,16 +20,27 @@ from celery.exceptions import Reject
 
 from producers.job import BATCH_TASK_NAME, TASK_NAME
 from producers.message import batch_watch_id
+from producers.scripts import execute
 from worker import runtime
-from worker.application import app, settings
+from worker.celery import app, settings
 from worker.delivery import deliver, fail_internal
 
 log = logging.getLogger("notify_relay.task")
 
-#: What `_deliver_one` returns when Redis failed: the message must come back.
-REQUEUE = "requeue"
-#: A batch job not started because the worker is stopping: the message comes back.
-UNSTARTED = "unstarted"
+#: Waiting this long after a Redis error before the message is put back: no spinning on a
+#: Redis that is down.
+REQUEUE_PAUSE_S = 0.5
+#: Waiting this long when the runtime cannot be built (Redis or settings) before giving
+#: the message back.
+NO_RUNTIME_PAUSE_S = 1.0
+
+
+class Undelivered(enum.StrEnum):
+    """What `_deliver_one` returns besides a delivery's `Action`."""
+
+    REQUEUE = "requeue"  # Redis failed: the message must come back
+    UNSTARTED = "unstarted"  # a batch job not started, the worker is stopping: comes back
+    DROPPED = "dropped"  # not a notify-relay job at all: nothing to record
 
 #: Set on warm shutdown: sends in flight finish, a batch starts no new one.
 _stopping = threading.Event()
@@ -44,7 +56,7 @@ def _on_shutdown(**_: object) -> None:
 def send(self: Any, job: dict[str, Any]) -> str:
     rt = _runtime()
     action = _deliver_one(job, rt)
-    if action == REQUEUE:
+    if action == Undelivered.REQUEUE:
         _requeue()
     return action
 
@@ -55,16 +67,16 @@ def send_batch(self: Any, jobs: list[dict[str, Any]]) -> str:
     rt = _runtime()
     futures = [rt.senders.submit(_deliver_batched, job, rt) for job in jobs]
     actions = Counter(future.result() for future in futures)
-    if actions[REQUEUE] or actions[UNSTARTED]:
+    if actions[Undelivered.REQUEUE] or actions[Undelivered.UNSTARTED]:
         # The whole message comes back; the claim skips the jobs already recorded.
         log.info("requeueing a batch: %s", _counts(actions))
-        _requeue(pause=bool(actions[REQUEUE]))
+        _requeue(pause=bool(actions[Undelivered.REQUEUE]))
     try:
         # Every job is recorded (final, or parked with a message of its own): the batch
         # message no longer needs watching. Acked right after this returns.
-        with rt.redis.pipeline() as pipe:
-            rt.watchdog.untrack(pipe, batch_watch_id(self.request.id))
-            pipe.execute()
+        with rt.stores.redis.pipeline() as pipe:
+            rt.stores.watchdog.untrack(pipe, batch_watch_id(self.request.id))
+            execute(pipe)
     except redis.RedisError as exc:
         log.error("redis error while closing a batch: %s; requeueing", exc)
         _requeue()
@@ -78,7 +90,7 @@ def _counts(actions: Counter[str]) -> str:
 def _deliver_batched(job: dict[str, Any], rt: runtime.Runtime) -> str:
     # A stopping worker finishes what it started and starts nothing new: the rest of a
     # batch stays queued, and comes back with the requeued message.
-    return UNSTARTED if _stopping.is_set() else _deliver_one(job, rt)
+    return Undelivered.UNSTARTED if _stopping.is_set() else _deliver_one(job, rt)
 
 
 def _runtime() -> runtime.Runtime:
@@ -86,7 +98,7 @@ def _runtime() -> runtime.Runtime:
         return runtime.current(settings)
     except Exception as exc:  # no runtime, no way to record: keep the message for later
         log.exception("cannot build the worker runtime; requeueing")
-        time.sleep(1.0)
+        time.sleep(NO_RUNTIME_PAUSE_S)
         raise Reject(exc, requeue=True) from exc
 
 
@@ -97,7 +109,7 @@ def _deliver_one(job: dict[str, Any], rt: runtime.Runtime) -> str:
         # Redis is unreachable: keep the message. If the requeue fails too, kombu's
         # visibility timeout brings the message back once Redis is.
         log.error("redis error while delivering: %s; requeueing", exc)
-        return REQUEUE
+        return Undelivered.REQUEUE
     except Exception as exc:  # a bug must still leave the job in a known state
         log.exception("internal error while delivering")
         return _dead_letter(job, rt, exc)
@@ -107,13 +119,13 @@ def _dead_letter(job: dict[str, Any], rt: runtime.Runtime, exc: Exception) -> st
     try:
         return fail_internal(job, rt, exc).action
     except redis.RedisError:
-        return REQUEUE
+        return Undelivered.REQUEUE
     except Exception:  # not even a job (a hand-made message): nothing to record
         log.exception("dropping a message item that is not a notify-relay job")
-        return "invalid"
+        return Undelivered.DROPPED
 
 
 def _requeue(pause: bool = True) -> None:
     if pause:
-        time.sleep(0.5)  # do not spin on a Redis that is down
+        time.sleep(REQUEUE_PAUSE_S)
     raise Reject("requeued", requeue=True)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import click
 
-from notify_relay.cli import config, dead, jobs, ops, run
+from notify_relay.cli import config, contract, dead, jobs, ops, run
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -21,17 +21,10 @@ def cli() -> None:
     """
 
 
-for command in (jobs.enqueue, jobs.outcome, dead.dead, run.emulator, run.demo, run.scheduler,
-                config.config, ops.stats, ops.health, ops.metrics, ops.flower):
+for command in (jobs.enqueue, jobs.outcome, contract.validate, contract.schema, dead.dead,
+                run.emulator, run.demo, run.scheduler, config.config, ops.stats, ops.health,
+                ops.metrics, ops.flower):
     cli.add_command(command)
-
-try:  # the contract commands (validate, schema)
-    from notify_relay.cli import contract
-
-    cli.add_command(contract.validate)
-    cli.add_command(contract.schema)
-except ImportError:  # pragma: no cover - during development only
-    pass
 
 
 def main() -> None:

@@ -1,11 +1,10 @@
-"""Helpers shared by the CLI commands: settings loading, JSON input, JSON output."""
+"""Helpers shared by the CLI commands: settings loading, JSON output."""
 
 from __future__ import annotations
 
 import json
 import os
 import sys
-from collections.abc import Iterator
 from typing import IO, Any
 
 import click
@@ -31,30 +30,6 @@ def load_settings() -> Settings:
         return Settings.from_env(os.environ)
     except SettingsError as exc:
         raise ConfigurationError(str(exc)) from None
-
-
-def read_requests(stream: IO[str]) -> Iterator[tuple[int, Any]]:
-    """(line number, parsed value) for a JSON object file or a JSON Lines file.
-
-    A line that is not JSON yields a `click.ClickException`-worthy ValueError value
-    so the caller can report it against its line number.
-    """
-    text = stream.read()
-    stripped = text.strip()
-    if stripped.startswith("{"):
-        try:
-            yield 1, json.loads(stripped)
-            return
-        except json.JSONDecodeError:
-            pass  # not one object: JSON Lines
-    # split on "\n" only: str.splitlines() also breaks on U+2028 and U+0085, which
-    # JSON allows raw inside strings.
-    for number, line in enumerate(text.split("\n"), start=1):
-        if line.strip():
-            try:
-                yield number, json.loads(line)
-            except json.JSONDecodeError as exc:
-                yield number, ValueError(f"not valid JSON: {exc.msg} (column {exc.colno})")
 
 
 def print_json(value: Any) -> None:

@@ -11,14 +11,14 @@ from __future__ import annotations
 import json
 import os
 import sys
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from collections.abc import Callable
 from typing import IO, Any
 
 import click
 
+from notify_relay.cli.requestfile import Item, read_items
 from producers.jsonschema import json_schema, openapi
-from producers.schemas.settings import DEFAULT_MAX_TARGETS
+from producers.schemas.options import DEFAULT_MAX_TARGETS
 from producers.validation import ValidationError, flatten_messages, warnings
 from producers.validation import validate as validate_request
 
@@ -30,16 +30,6 @@ class Unreadable(click.ClickException):
     """The file could not be read at all (exit status 2, like a usage error)."""
 
     exit_code = 2
-
-
-@dataclass(frozen=True)
-class Item:
-    """One request read from the file: where it was, what it parsed to, or why it did not."""
-
-    label: str
-    value: Any = None
-    problem: str | None = None
-    size: int = 0
 
 
 @click.command("validate")
@@ -116,109 +106,6 @@ def _check(
     except ValidationError as exc:
         return [f"{path}: {text}" for path, text in flatten_messages(exc.messages)], []
     return [], [f"warning: {text}" for text in warnings(request)] if with_warnings else []
-
-
-def read_items(stream: IO[bytes]) -> Iterator[Item]:
-    """The requests of a JSON, JSON-array or JSON Lines byte stream, as `Item`s."""
-    number, first, skipped = _first_content_line(stream)
-    if first is None:
-        return
-    head = _decode(first, first_line=number == 1)
-    if head is not None and _needs_whole_file(head):
-        yield from _whole_file(first + stream.read(), number, skipped)
-        return
-    yield from _json_lines(_chain(first, stream), number, skipped)
-
-
-def _needs_whole_file(head: str) -> bool:
-    """An array, or an object that does not close on its first line (pretty-printed)."""
-    start = head.lstrip()[:1]
-    return start == "[" or (start == "{" and _parse(head)[1] is not None)
-
-
-def _whole_file(data: bytes, number: int, skipped: int) -> Iterator[Item]:
-    """One JSON document; if it does not parse, JSON Lines, or the document's own error."""
-    document, problem = _parse(_decode(data, first_line=number == 1), first_line=number)
-    if problem is None and isinstance(document, dict | list):
-        yield from _document_items(document, number, skipped + len(data))
-        return
-    lines = list(_json_lines(iter(data.splitlines(keepends=True)), number, skipped))
-    if not any(isinstance(item.value, dict) for item in lines):  # one broken document
-        yield Item(f"line {number}", problem=problem, size=skipped + len(data))
-        return
-    yield from lines
-
-
-def _first_content_line(stream: IO[bytes]) -> tuple[int, bytes | None, int]:
-    skipped = 0
-    for number, raw in enumerate(stream, start=1):
-        if raw.strip():
-            return number, raw, skipped
-        skipped += len(raw)
-    return 0, None, skipped
-
-
-def _chain(first: bytes, stream: IO[bytes]) -> Iterator[bytes]:
-    yield first
-    yield from stream
-
-
-def _document_items(document: Any, number: int, size: int) -> Iterator[Item]:
-    if isinstance(document, dict):
-        yield Item(f"line {number}", document, size=size)
-        return
-    for index, value in enumerate(document):
-        yield Item(f"index {index}", value, size=size if index == 0 else 0)
-    if not document:
-        yield Item(f"line {number}", problem="an empty JSON array: no requests", size=size)
-
-
-def _json_lines(lines: Iterator[bytes], first_number: int, skipped: int) -> Iterator[Item]:
-    extra = skipped
-    for number, raw in enumerate(lines, start=first_number):
-        if not raw.strip():
-            extra += len(raw)
-            continue
-        text = _decode(raw, first_line=number == 1)
-        value, problem = _parse(text) if text is not None else (None, "not UTF-8 text")
-        yield Item(f"line {number}", value, problem, size=len(raw) + extra)
-        extra = 0
-
-
-def _decode(raw: bytes, *, first_line: bool) -> str | None:
-    try:
-        return raw.decode("utf-8-sig" if first_line else "utf-8")
-    except UnicodeDecodeError:
-        return None
-
-
-def _parse(text: str | None, *, first_line: int = 0) -> tuple[Any, str | None]:
-    """(value, None) for strict JSON, or (None, why not); `first_line` numbers a document."""
-    if text is None:
-        return None, "not UTF-8 text"
-    try:
-        return json.loads(text, object_pairs_hook=_unique_keys, parse_constant=_no_constant), None
-    except json.JSONDecodeError as exc:
-        where = f"line {exc.lineno + first_line - 1} " if first_line else ""
-        return None, f"invalid JSON: {exc.msg} ({where}column {exc.colno})"
-    except ValueError as exc:
-        return None, f"invalid JSON: {exc}"
-    except RecursionError:
-        return None, "invalid JSON: nested too deeply"
-
-
-def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    # protobuf JSON parsers refuse a field given twice (INFERRED); json.loads keeps the last
-    result: dict[str, Any] = {}
-    for key, value in pairs:
-        if key in result:
-            raise ValueError(f"duplicate key {key!r}")
-        result[key] = value
-    return result
-
-
-def _no_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not JSON")
 
 
 def _size(file: IO[bytes]) -> int | None:

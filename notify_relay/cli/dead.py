@@ -5,51 +5,25 @@ from __future__ import annotations
 import json
 import sys
 from collections.abc import Iterator
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 import click
 
 from notify_relay.cli.common import load_settings, print_json
-from producers.outcomes import DEAD_REASONS as REASONS
-
-
-@dataclass
-class Stores:
-    """The stores a replay touches, without the worker's HTTP client (no token needed)."""
-
-    settings: Any
-    redis: Any
-    dead: Any
-    outcomes: Any
-    retries: Any
-    watchdog: Any
+from producers.connection import redis_client
+from producers.outcomes import DEAD_REASONS
+from worker.store import Stores
+from worker.store.deadletters import replay_entry
 
 
 def _stores() -> Stores:
-    import redis
-
-    from producers.keys import Keys
-    from producers.outcomes import OutcomeStore
-    from worker.deadletters import DeadLetterStore
-    from worker.retries import RetryPark
-    from worker.watchdog import Watchdog
-
+    """The stores a dead-letter command touches (no token needed: nothing is sent here)."""
     settings = load_settings()
-    client = redis.Redis.from_url(settings.redis_url)
-    keys = Keys(settings.key_prefix)
-    return Stores(
-        settings=settings, redis=client,
-        dead=DeadLetterStore(client, keys, max_count=settings.dead_max,
-                             ttl_s=settings.dead_ttl_s),
-        outcomes=OutcomeStore(client, keys, settings.outcome_ttl_s),
-        retries=RetryPark(client, keys, settings.queue),
-        watchdog=Watchdog(client, keys, settings.queue, settings.watchdog_grace_s),
-    )
+    return Stores.build(settings, redis_client(settings))
 
 
-reason_option = click.option("--reason", type=click.Choice(REASONS), help="Only this reason.")
+reason_option = click.option("--reason", type=click.Choice(DEAD_REASONS), help="Only this reason.")
 app_option = click.option("--application", help="Only this application code.")
 
 
@@ -93,16 +67,17 @@ def show(job_id: str) -> None:
 def replay(job_id: str | None, replay_all: bool, reason: str | None,
            application: str | None) -> None:
     """Send JOB_ID (or --all) again with a fresh attempt budget; same job id and key."""
-    from worker.deadletters import replay_entry
-
     if bool(job_id) == replay_all:
         raise click.UsageError("give exactly one of JOB_ID or --all")
     stores = _stores()
-    entries = ([stores.dead.get(job_id)] if job_id else
-               list(stores.dead.iter_newest(reason=reason, application=application)))
-    if job_id and entries[0] is None:
-        click.echo(f"no dead letter for job {job_id}", err=True)
-        sys.exit(1)
+    if job_id:
+        found = stores.dead.get(job_id)
+        if found is None:
+            click.echo(f"no dead letter for job {job_id}", err=True)
+            sys.exit(1)
+        entries = [found]
+    else:
+        entries = list(stores.dead.iter_newest(reason=reason, application=application))
     for entry in entries:
         job = replay_entry(stores, entry, max_age_s=stores.settings.max_age_s)
         click.echo(f"replayed {job.job_id}")

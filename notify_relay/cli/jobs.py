@@ -7,43 +7,44 @@ from typing import IO
 
 import click
 
-from notify_relay.cli.common import load_settings, print_json, read_requests
+from notify_relay.cli.common import load_settings, print_json
+from notify_relay.cli.requestfile import read_items
 from producers import Producer, ValidationError
 
 
 @click.command()
-@click.argument("file", type=click.File("r"))
+@click.argument("file", type=click.File("rb"))
 @click.option("--idempotency-key", help="Only for a single request: dedupe key.")
 @click.option("--expires-in", type=float, help="Seconds until the job is too late to send.")
 @click.option("--strict", is_flag=True, help="Also reject structures whose fields are unknown.")
-def enqueue(file: IO[str], idempotency_key: str | None, expires_in: float | None,
+def enqueue(file: IO[bytes], idempotency_key: str | None, expires_in: float | None,
             strict: bool) -> None:
-    """Validate and enqueue the request(s) in FILE (JSON object or JSON Lines; - for stdin).
+    """Validate and enqueue the request(s) in FILE (JSON, JSON array or JSON Lines; - for
+    stdin), read as `notify-relay validate` reads it.
 
     Prints one job id per line. If any request is invalid, prints every error with
-    its line number, enqueues nothing and exits 1.
+    where it was (`line N` / `index N`), enqueues nothing and exits 1.
     """
-    numbered = list(read_requests(file))
-    requests = [v for _, v in numbered]
-    if idempotency_key and len(requests) != 1:
+    items = list(read_items(file))
+    if idempotency_key and len(items) != 1:
         raise click.UsageError("--idempotency-key needs exactly one request")
-    bad = {n: str(v) for n, v in numbered if isinstance(v, ValueError)}
+    bad = {item.label: item.problem for item in items if item.problem is not None}
     if not bad:
         # enqueue_many validates everything first (with NOTIFY_MAX_TARGETS) and queues
         # nothing if one is bad: the only validation pass, keyed by item index.
         producer = Producer(settings=load_settings())
         keys = [idempotency_key] if idempotency_key else None
         try:
-            job_ids = producer.enqueue_many(requests, idempotency_keys=keys,
-                                            expires_in=expires_in, strict=strict)
+            job_ids = producer.enqueue_many([item.value for item in items],
+                                            idempotency_keys=keys, expires_in=expires_in,
+                                            strict=strict)
         except ValidationError as exc:
             per_item = exc.messages if isinstance(exc.messages, dict) else {}
-            for index, messages in per_item.items():
-                bad[numbered[int(index)][0]] = str(ValidationError(messages))
+            bad = {items[int(i)].label: str(ValidationError(m)) for i, m in per_item.items()}
     if bad:
-        for line, text in sorted(bad.items()):
+        for label, text in bad.items():
             for row in text.splitlines():
-                click.echo(f"line {line}: {row}", err=True)
+                click.echo(f"{label}: {row}", err=True)
         sys.exit(1)
     for job_id in job_ids:
         click.echo(job_id)

@@ -6,7 +6,12 @@ import threading
 
 import click
 
+import emulator as emulator_package
 from notify_relay.cli.common import load_settings
+from notify_relay.demo import run_demo
+from producers.connection import redis_client
+from worker.scheduler import run_scheduler
+from worker.store import Stores
 
 
 @click.command()
@@ -18,23 +23,22 @@ from notify_relay.cli.common import load_settings
 @click.option("--latency-ms", default=0.0, show_default=True, help="Added to every answer.")
 def emulator(host: str, port: int, token: str | None, latency_ms: float) -> None:
     """Run the local stand-in for POST /messaging/v2/notify (with a fault-scripting API)."""
-    import emulator as emulator_package
-
     emulator_package.serve(host, port, token=token, latency_ms=latency_ms)
 
 
 @click.command()
 def scheduler() -> None:
     """Move due retries back to the queue (workers do this too; run it where none run)."""
-    from worker.scheduler import run_mover
-
     settings = load_settings()
-    click.echo(f"retry scheduler moving due jobs to queue {settings.queue!r}; Ctrl-C stops")
+    click.echo(f"scheduler moving due jobs to queue {settings.queue!r}; Ctrl-C stops")
     stop = threading.Event()
+    client = redis_client(settings)
     try:
-        run_mover(settings, stop)
+        run_scheduler(Stores.build(settings, client), stop)
     except KeyboardInterrupt:
         stop.set()
+    finally:
+        client.close()
 
 
 @click.command()
@@ -46,7 +50,5 @@ def demo(keep_running: bool, flower_port: int) -> None:
     Without PUSHWOOSH_API_TOKEN it starts the local emulator and points the worker
     at it. Starts a worker and Flower, enqueues the examples, prints their outcomes.
     """
-    from notify_relay.demo import run_demo
-
     raise SystemExit(run_demo(load_settings(), keep_running=keep_running,
                               flower_port=flower_port))

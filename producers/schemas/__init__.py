@@ -39,12 +39,12 @@ from producers.schemas.enums import (
     Platform,
     Priority,
 )
+from producers.schemas.options import DEFAULT_MAX_TARGETS, ContractOptions
 from producers.schemas.request import NotifyRequestSchema, SegmentSchema, TransactionalSchema
-from producers.schemas.settings import DEFAULT_MAX_TARGETS, ContractSettings
 
 __all__ = [
     "DEFAULT_MAX_TARGETS",
-    "ContractSettings",
+    "ContractOptions",
     "DeliveryPriority",
     "LiveUpdateOperation",
     "MessageType",

@@ -26,7 +26,7 @@ from marshmallow import INCLUDE, Schema, ValidationError, validates_schema
 from producers.schemas import loader
 from producers.schemas.jsonvalues import json_errors
 from producers.schemas.loader import SCHEMA_KEY, add_error
-from producers.schemas.settings import current
+from producers.schemas.options import current
 from producers.schemas.typos import did_you_mean
 
 UNCONFIRMED = "Not confirmed by the reference; not accepted in strict mode."

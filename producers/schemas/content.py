@@ -12,7 +12,7 @@ from producers.schemas.enums import DeliveryPriority, LiveUpdateOperation, Prior
 from producers.schemas.fields import Bool, EnumName, Int, Items, Map, Num, Text
 from producers.schemas.jsonvalues import JsonObject
 from producers.schemas.locales import LOCALE_PATTERN, locale_problem
-from producers.schemas.settings import current
+from producers.schemas.options import current
 
 
 class ProgressSegmentSchema(ContractSchema):

@@ -16,7 +16,7 @@ from typing import Any
 from marshmallow import ValidationError, fields
 
 from producers.schemas.loader import field_loader
-from producers.schemas.settings import current
+from producers.schemas.options import current
 
 EMPTY = "Must not be empty."
 INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1

@@ -12,7 +12,7 @@ from typing import Any
 
 from marshmallow import ValidationError, fields
 
-from producers.schemas.settings import current
+from producers.schemas.options import current
 
 #: INFERRED: protobuf parsers cap message nesting (100 in the C++ and Java runtimes).
 MAX_JSON_DEPTH = 100

@@ -12,7 +12,7 @@ from producers.schemas.content import LocalizedContentSchema
 from producers.schemas.fields import Bool, Map, Text
 from producers.schemas.jsonvalues import JsonObject, Opaque
 from producers.schemas.loader import SCHEMA_KEY, add_error
-from producers.schemas.settings import current
+from producers.schemas.options import current
 
 
 def _platform_number_problem(key: str) -> str | None:

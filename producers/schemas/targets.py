@@ -8,7 +8,7 @@ from marshmallow import ValidationError, fields
 
 from producers.schemas.base import ContractSchema
 from producers.schemas.fields import Items, Text
-from producers.schemas.settings import DEFAULT_MAX_TARGETS, current
+from producers.schemas.options import DEFAULT_MAX_TARGETS, current
 
 
 def _max_targets() -> int:

@@ -62,3 +62,25 @@ def test_a_bad_command_line_fault_exits_2_with_a_message(fault):
     assert done.returncode == 2
     assert "fault" in done.stderr
     assert "listening" not in done.stdout
+
+
+@pytest.mark.parametrize(
+    ("flag", "value"), [("--max-connections", "0"), ("--idle-timeout-s", "-1")]
+)
+def test_a_limit_out_of_range_exits_2_naming_it(flag, value):
+    done = subprocess.run(
+        [sys.executable, "-m", "emulator", "--port", "0", flag, value],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert done.returncode == 2
+    assert flag[2:].replace("-", "_") in done.stderr
+    assert "listening" not in done.stdout
+
+
+def test_the_limits_can_be_set_on_the_command_line():
+    limits = ("--max-connections", "1", "--idle-timeout-s", "60")
+    with EmulatorProcess(*limits) as emu, requests.Session() as first, requests.Session() as second:
+        assert first.get(emu.url + "/_emulator/health", timeout=5).status_code == 200
+        assert second.get(emu.url + "/_emulator/health", timeout=5).status_code == 503  # cap 1

@@ -11,8 +11,8 @@ from emulator.notify import FAULT_ACTIONS
 APP = {"kind": "transactional", "application": "ABCDE-12345"}
 
 
-def test_every_fault_kind_has_an_action():
-    assert set(FAULT_ACTIONS) == set(faults.KINDS)
+def test_every_fault_kind_has_an_action_and_a_default_status():
+    assert set(FAULT_ACTIONS) == set(faults.KINDS) == set(faults.DEFAULT_STATUS)
 
 
 @pytest.mark.parametrize(
@@ -30,6 +30,19 @@ def test_every_fault_kind_has_an_action():
         ({"kind": "respond", "headers": {"X": "a\r\nB: c"}}, "faults[0].headers"),
         ({"kind": "hang", "then": "explode"}, "faults[0].then"),
         ({"kind": "hang", "hang_s": -1}, "faults[0].hang_s"),
+        ({"kind": "respond", "headers": {"Retry-After": "€"}}, "faults[0].headers"),
+        ({"kind": "respond", "headers": {"Bad Name": "1"}}, "faults[0].headers"),
+        ({"kind": "drip", "drip_interval_s": 0}, "faults[0].drip_interval_s"),
+        ({"kind": "drip", "pad_bytes": -1}, "faults[0].pad_bytes"),
+        ({"kind": "drip", "framing": "gzip"}, "faults[0].framing"),
+        ({"kind": "gzip_bomb", "inflated_mb": 0}, "faults[0].inflated_mb"),
+        ({"kind": "gzip_bomb", "inflated_mb": 5000}, "faults[0].inflated_mb"),
+        ({"kind": "huge_body", "size_mb": -1}, "faults[0].size_mb"),
+        ({"kind": "deep_nesting", "depth": 0}, "faults[0].depth"),
+        ({"kind": "deep_nesting", "depth": 2.5}, "faults[0].depth"),
+        ({"kind": "gzip_bomb", "size_mb": 5}, "faults[0].size_mb"),  # another kind's field
+        ({"kind": "respond", "hang_s": 5}, "faults[0].hang_s"),
+        ({"kind": "huge_body", "body": "x"}, "faults[0].body"),
         ("respond", "faults[0]"),
     ],
 )
@@ -94,3 +107,24 @@ def test_probability_is_rolled_only_for_matching_requests():
         assert book.pick({"application": "OTHER"}, now=0.0) is None
         mixed.append(book.pick(APP, now=0.0) is not None)
     assert mixed == [reference.pick(APP, now=0.0) is not None for _ in range(20)]
+
+
+def test_the_new_kinds_take_their_defaults():
+    book = FaultBook()
+    drip, bomb, huge, deep = book.add(
+        [{"kind": k} for k in ("drip", "gzip_bomb", "huge_body", "deep_nesting")], now=0.0
+    )
+    assert (drip.status, drip.drip_interval_s, drip.pad_bytes, drip.framing) == (
+        200,
+        1.0,
+        0,
+        "length",
+    )
+    assert (bomb.status, bomb.inflated_mb) == (200, 200.0)
+    assert (huge.status, huge.size_mb) == (200, 50.0)
+    assert (deep.status, deep.depth) == (200, 200_000)
+
+
+def test_a_field_of_another_kind_is_refused_naming_the_kinds_it_is_for():
+    with pytest.raises(FaultError, match=r"size_mb: only for kind huge_body, not gzip_bomb"):
+        FaultBook().add([{"kind": "gzip_bomb", "size_mb": 5}], now=0.0)

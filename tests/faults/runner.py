@@ -368,7 +368,7 @@ class Scenario:
     def _reconcile(self) -> Reconciliation:
         # Here, not at the top: `worker` builds its Celery app on import, which a test
         # module that only fuzzes the producer has no need for.
-        from worker.deadletters import DeadLetterStore
+        from worker.store.deadletters import DeadLetterStore
 
         producer = Producer(settings=self.settings)
         try:

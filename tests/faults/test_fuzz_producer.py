@@ -324,7 +324,7 @@ def assert_cli_errors(lines: list[str], stderr: str) -> None:
         assert match, f"not a `line N: ...` error: {row!r}"
         number, rest = int(match[1]), match[2]
         assert 1 <= number <= len(lines), row
-        if rest.startswith("not valid JSON"):
+        if rest.startswith(("invalid JSON", "not UTF-8")):
             assert not is_json(lines[number - 1]), f"{row}, yet it is: {lines[number - 1]!r}"
             continue
         request = json.loads(lines[number - 1])

@@ -25,8 +25,10 @@ from notify_relay.processes import free_port
 from producers.job import Job
 from producers.keys import Keys
 from producers.outcomes import Attempt, OutcomeStore, Status
+from producers.scripts import execute
 from tests.faults.cluster import RedisServer
 from tests.faults.runner import probe_request
+from worker.store.claims import ClaimStore
 
 LEASE_S = 6.0
 
@@ -42,19 +44,24 @@ def client(tmp_path: Path) -> Iterator[redis.Redis]:
 
 
 @pytest.fixture
-def store(client: redis.Redis) -> OutcomeStore:
-    return OutcomeStore(client, Keys("regress:"), ttl_s=60)
+def store(client: redis.Redis) -> ClaimStore:
+    return ClaimStore(client, Keys("regress:"), ttl_s=60)
 
 
-def record(client: redis.Redis, store: OutcomeStore, job: Job, attempt: Attempt,
+@pytest.fixture
+def outcomes(client: redis.Redis) -> OutcomeStore:
+    return OutcomeStore(client, Keys("regress:"))
+
+
+def record(client: redis.Redis, store: ClaimStore, job: Job, attempt: Attempt,
            status: Status) -> None:
     pipe = client.pipeline()  # a MULTI/EXEC transaction, as delivery.py builds it
     store.record(pipe, job, attempt, status)
-    pipe.execute()
+    execute(pipe)
 
 
 def test_a_recording_applied_twice_logs_its_attempt_once(
-        client: redis.Redis, store: OutcomeStore) -> None:
+        client: redis.Redis, store: ClaimStore, outcomes: OutcomeStore) -> None:
     job = Job.new(probe_request("replay"), max_age_s=60)
     failed = Attempt(number=1, started_at=time.time(), duration_ms=5.0, outcome="transient",
                      http_status=503)
@@ -62,34 +69,35 @@ def test_a_recording_applied_twice_logs_its_attempt_once(
                    http_status=200)
 
     record(client, store, job, failed, Status.RETRYING)
-    record(client, store, job.next(spend_retry=True), sent, Status.SUCCEEDED)
-    record(client, store, job.next(spend_retry=True), sent, Status.SUCCEEDED)  # the re-send
+    record(client, store, job.next(spend=True), sent, Status.SUCCEEDED)
+    record(client, store, job.next(spend=True), sent, Status.SUCCEEDED)  # the re-send
 
-    outcome = store.read(job.job_id)
+    outcome = outcomes.read(job.job_id)
     assert outcome is not None
     assert [a["number"] for a in outcome["attempts"]] == [1, 2]
     assert (outcome["status"], outcome["attempt_count"]) == ("succeeded", 2)
     assert 0 < client.pttl(Keys("regress:").attempts(job.job_id)) <= 60_000
 
 
-def test_a_job_whose_takeover_holder_dies_too_is_taken_over_again(store: OutcomeStore) -> None:
+def test_a_job_whose_takeover_holder_dies_too_is_taken_over_again(
+        store: ClaimStore, outcomes: OutcomeStore) -> None:
     message = Job.new(probe_request("takeover"), max_age_s=60)  # attempt 0, all copies
     t = time.time()
 
-    assert store.claim(message, owner="A", lease_s=LEASE_S, now=t).verdict == "claimed"
+    assert store.claim(message, owner="A", lease_s=LEASE_S, now=t).result == "claimed"
     b = store.claim(message, owner="B", lease_s=LEASE_S, now=t + LEASE_S + 1)  # A died
-    assert (b.verdict, b.abandoned) == ("claimed", True)
+    assert (b.result, b.abandoned) == ("claimed", True)
     c = store.claim(message, owner="C", lease_s=LEASE_S, now=t + 2 * LEASE_S + 2)  # B died
-    assert (c.verdict, c.abandoned) == ("claimed", True)  # was: stale, and the job lost
+    assert (c.result, c.abandoned) == ("claimed", True)  # was: stale, and the job lost
     assert (b.attempts, c.attempts) == (1, 2)
 
     # While C's lease runs, an old copy is still stale, and C re-running its claim
     # script (a reply lost to a dropped connection) still holds the job at its count.
     assert store.claim(message, owner="D", lease_s=LEASE_S, now=t + 2 * LEASE_S + 3
-                       ).verdict == "stale"
+                       ).result == "stale"
     again = store.claim(message, owner="C", lease_s=LEASE_S, now=t + 2 * LEASE_S + 3)
-    assert (again.verdict, again.attempts) == ("claimed", 2)
-    outcome = store.read(message.job_id)
+    assert (again.result, again.attempts) == ("claimed", 2)
+    outcome = outcomes.read(message.job_id)
     assert outcome is not None
     assert [(a["number"], a["ambiguous"]) for a in outcome["attempts"]] == [(1, True),
                                                                              (2, True)]

@@ -21,7 +21,7 @@ import pytest
 import requests
 from celery import Celery
 
-from notify_relay.cli.ops import command_argv, flower_command
+from notify_relay.cli.ops import FlowerArgumentError, command_argv, flower_command
 from notify_relay.processes import Service, free_port, wait_until
 from producers import Producer
 from producers.settings import Settings
@@ -69,7 +69,7 @@ def _answers(url: str) -> bool:
 
 def control_app(settings: Settings) -> Celery:
     """A Celery app on the test's broker and prefix, for events and `inspect` from here."""
-    from worker.application import celery_config
+    from worker.celery import celery_config
 
     app = Celery("test-control")
     app.conf.update(celery_config(settings))
@@ -203,3 +203,47 @@ def test_flower_summaries_are_built_from_the_job_whatever_the_publisher_sent():
     batch = summarize_args([[job, {**job, "job_id": "j2"}]])
     assert batch.startswith("('batch of 2: job=j1 kind=transactional") and "u-9" not in batch
     assert summarize_args([[job, {"not": "a job"}]]) == "('<not a notify-relay job>',)"
+
+
+@pytest.mark.parametrize("arg", [
+    "--address=0.0.0.0", "-address=0.0.0.0", "--address", "--port=9999",
+    "--read_only=False", "--read-only=False", "--read_only", "--READ_ONLY=0",
+    "--auth=.*@example.com", "--auth_provider=flower.views.auth.GithubLoginHandler",
+    "--basic_auth=ops:pw", "--basic-auth=ops:pw", "--unix_socket=/tmp/flower.sock",
+    "--unix-socket=/tmp/f.sock", "--conf=/tmp/flowerconfig.py", "address=0.0.0.0",
+])
+def test_flower_refuses_pass_through_arguments_that_would_undo_its_guards(arg):
+    with_login = Settings(flower_basic_auth="ops:pw")
+    with pytest.raises(FlowerArgumentError, match="^refused "):
+        flower_command(with_login, {}, port=5555, address=None, allow_control=False,
+                       extra=("--xheaders", arg))
+
+
+def test_flower_passes_other_arguments_on_and_never_reads_a_config_file():
+    argv, _ = flower_command(Settings(flower_basic_auth="ops:pw"), {}, port=5555, address=None,
+                             allow_control=False,
+                             extra=("--url_prefix=flower", "--max_tasks=5000", "--xheaders"))
+    assert argv[-3:] == ["--url_prefix=flower", "--max_tasks=5000", "--xheaders"]
+    assert f"--conf={os.devnull}" in argv  # not ./flowerconfig.py of the working directory
+    with pytest.raises(FlowerArgumentError, match="^refused FLOWER_UNIX_SOCKET"):
+        flower_command(Settings(flower_basic_auth="ops:pw"), {"FLOWER_UNIX_SOCKET": "/tmp/s"},
+                       port=5555, address=None, allow_control=False)
+
+
+@pytest.mark.parametrize("args", [
+    ["--", "--address=0.0.0.0"],  # after `--` click hands it on instead of checking it
+    ["--xheaders", "-address=0.0.0.0"],
+    ["--read-only=False"],
+    ["--basic_auth=ops:secret-pw"],
+])
+def test_the_flower_command_says_why_in_one_line_and_exits_2(args):
+    from click.testing import CliRunner
+
+    from notify_relay.cli import cli
+
+    answer = CliRunner().invoke(cli, ["flower", *args], env={"NOTIFY_FLOWER_LOCAL": "1"})
+
+    assert answer.exit_code == 2
+    [line] = answer.output.splitlines()
+    assert line.startswith("notify-relay flower: refused -"), line
+    assert "secret-pw" not in line  # a login on the command line is never echoed

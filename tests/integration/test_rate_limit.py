@@ -9,7 +9,7 @@ import pytest
 from notify_relay.processes import wait_until
 from producers.keys import Keys
 from tests.integration.helpers import example, posts_for
-from worker.ratelimit import RateLimiter
+from worker.store.limiter import RateLimiter
 
 pytestmark = pytest.mark.integration
 

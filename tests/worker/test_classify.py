@@ -21,7 +21,7 @@ from urllib3.exceptions import (
 )
 
 from worker.classify import SendResult, classify, parse_retry_after
-from worker.errors import FailureClass as C
+from worker.failures import FailureClass as C
 
 
 def response(status: int, body: object = b"", **headers: str) -> SendResult:

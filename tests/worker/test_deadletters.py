@@ -6,7 +6,7 @@ import pytest
 
 from producers.job import Job
 from producers.keys import Keys
-from worker.deadletters import DeadLetterStore
+from worker.store.deadletters import DeadLetterStore
 
 
 def job(number: int, application: str = "APP-1") -> Job:

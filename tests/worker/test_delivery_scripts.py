@@ -24,7 +24,7 @@ def new_job() -> dict:
 
 def test_a_send_with_the_circuit_known_closed_is_recorded(rt, producer, emulator_client):
     assert deliver(new_job(), rt).action == "sent"  # the first send checks the circuit
-    assert rt.circuit.known_closed()
+    assert rt.stores.circuit.known_closed()
     payload = new_job()
     done = deliver(payload, rt)
     assert (done.action, done.status) == ("sent", "succeeded")
@@ -36,7 +36,7 @@ def test_a_send_with_the_circuit_known_closed_is_recorded(rt, producer, emulator
 def test_scripts_flushed_from_redis_are_loaded_again_and_the_job_sent_once(
         rt, producer, emulator_client, redis_client):
     deliver(new_job(), rt)
-    assert rt.circuit.known_closed()
+    assert rt.stores.circuit.known_closed()
     redis_client.script_flush()  # what a Redis restart does to the script cache
     payload = new_job()
     assert deliver(payload, rt).action == "sent"
@@ -47,7 +47,7 @@ def test_scripts_flushed_from_redis_are_loaded_again_and_the_job_sent_once(
 def test_an_expired_job_is_dead_lettered_without_taking_a_limiter_slot(
         rt, producer, emulator_client, redis_client):
     deliver(new_job(), rt)
-    token_state = rt.limiter._token_key  # the GCRA's next-slot time moves with each slot
+    token_state = rt.stores.limiter._token_key  # the GCRA's next-slot time moves with each slot
     before = redis_client.hget(token_state, "tat")
     expired = Job.new(example(), max_age_s=60, now=0.0).to_dict()
     assert deliver(expired, rt).status == "dead"

@@ -21,10 +21,10 @@ from producers import Attempt, Job
 from producers.keys import Keys
 from tests.integration.helpers import example
 from worker.classify import Verdict
-from worker.errors import FailureClass
 from worker.events import Events
+from worker.failures import FailureClass
 from worker.logs import JsonFormatter
-from worker.metrics import Metrics, read_counters, recent_sends
+from worker.store.metrics import Metrics, read_counters, recent_sends
 
 
 class RecordedAlerts:
@@ -55,7 +55,7 @@ def events(redis_client: redis.Redis, keys: Keys, alerts: RecordedAlerts) -> Eve
 
 @pytest.fixture
 def job() -> Job:
-    return Job.new(example(), max_age_s=60).next(spend_retry=False)
+    return Job.new(example(), max_age_s=60).next(spend=False)
 
 
 def attempt_of(verdict: Verdict, number: int = 2) -> Attempt:

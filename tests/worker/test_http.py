@@ -18,7 +18,7 @@ import pytest
 
 from emulator import EmulatorServer
 from worker.classify import classify
-from worker.errors import FailureClass as C
+from worker.failures import FailureClass as C
 from worker.http import NotifyClient
 
 REQUEST = {"transactional": {"application": "ABCDE-12345", "users": {"list": ["u-1"]}}}

@@ -10,7 +10,7 @@ import redis
 from producers.keys import Keys
 from producers.rates import parse_rate, parse_rate_map
 from tests.conftest import REDIS_URL
-from worker.ratelimit import RateLimiter, token_id
+from worker.store.limiter import RateLimiter, token_id
 
 T0 = 1_700_000_000.0
 TOKEN = "secret-token-for-the-limiter-tests"

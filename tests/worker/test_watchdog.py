@@ -9,8 +9,9 @@ import pytest
 from producers.job import Job
 from producers.keys import Keys
 from producers.message import batch_message, batch_watch_id, task_message
-from producers.outcomes import OutcomeStore, Status
-from worker.watchdog import Watchdog
+from producers.outcomes import Status
+from worker.store.claims import ClaimStore
+from worker.store.watchdog import Watchdog
 
 QUEUE = "q"
 
@@ -30,7 +31,7 @@ def watched_job(redis_client, keys, watchdog, status: Status = Status.QUEUED) ->
               expires_at=1e12)
     message = task_message(job, QUEUE)
     pipe = redis_client.pipeline()
-    OutcomeStore(redis_client, keys, 600).record(pipe, job, None, status)
+    ClaimStore(redis_client, keys, 600).record(pipe, job, None, status)
     watchdog.track(pipe, job.job_id, message, check_at=0.0)
     pipe.execute()
     return job, message
@@ -71,7 +72,7 @@ def test_final_jobs_are_forgotten(redis_client, keys, watchdog):
 
 def test_a_job_being_sent_is_looked_at_again_after_its_lease(redis_client, keys, watchdog):
     job, _ = watched_job(redis_client, keys, watchdog)
-    OutcomeStore(redis_client, keys, 600).claim(job, owner="w", lease_s=30, now=90.0)
+    ClaimStore(redis_client, keys, 600).claim(job, owner="w", lease_s=30, now=90.0)
     assert watchdog.check(now=100.0) == {"leased": 1}
     assert watchdog.check(now=125.0) == {}  # lease ends at 120, plus the grace
     assert watchdog.check(now=131.0) == {"republished": 1}

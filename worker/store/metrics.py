@@ -27,7 +27,7 @@ import logging
 import threading
 import time
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 
 import redis
 
@@ -87,35 +87,31 @@ class Metrics:
         """Write what was added up since the last flush (kept for the next one on error)."""
         with self._lock:
             pending, self._pending = self._pending, defaultdict(float)
-        if not pending:
-            return
-
-        def write(pipe: redis.client.Pipeline) -> None:
-            for (key, field), amount in pending.items():
-                amount = int(amount) if float(amount).is_integer() else amount
-                self._incr_key(pipe, key, field, amount)
-                if key != self._counters:
-                    pipe.expire(key, WINDOW_TTL_S)
-
-        if not self._write(write):
+        if pending and not self._write_all(
+                (key, field, int(amount) if float(amount).is_integer() else amount)
+                for (key, field), amount in pending.items()):
             with self._lock:
                 for item, amount in pending.items():
                     self._pending[item] += amount
 
     def _add(self, items: list[tuple[str, str, float]]) -> None:
         if self._flush_every_s is None:
-            def write(pipe: redis.client.Pipeline) -> None:
-                for key, field, amount in items:
-                    self._incr_key(pipe, key, field, amount)
-                    if key != self._counters:
-                        pipe.expire(key, WINDOW_TTL_S)
-            self._write(write)
+            self._write_all(items)
             return
         with self._lock:
             for key, field, amount in items:
                 self._pending[(key, field)] += amount
             if self._flusher is None:
                 self._start_flusher(self._flush_every_s)
+
+    def _write_all(self, items: Iterable[tuple[str, str, float]]) -> bool:
+        def write(pipe: redis.client.Pipeline) -> None:
+            for key, field, amount in items:
+                self._incr_key(pipe, key, field, amount)
+                if key != self._counters:  # a window: short-lived
+                    pipe.expire(key, WINDOW_TTL_S)
+
+        return self._write(write)
 
     def _start_flusher(self, every_s: float) -> None:
         def loop() -> None:

@@ -5,7 +5,7 @@
 -- ARGV: 1 now ms, 2 quiet ms, 3 step interval ms, 4 step, 5 state ttl ms
 -- Returns the factor as a string.
 
--- fmt, num, extend: ratelimit_common.lua
+-- fmt, num, extend: producers/lua/common.lua
 
 local factor = num(KEYS[1], 'factor', 1)
 local now = tonumber(ARGV[1])

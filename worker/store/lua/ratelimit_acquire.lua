@@ -31,7 +31,7 @@ local ttl_ms, keep_ms, late_ms = tonumber(ARGV[8]), tonumber(ARGV[9]), tonumber(
 local steal_ms = tonumber(ARGV[12])
 local EPS = 1  -- ms: a holder back within this of its slot goes now
 
--- fmt, num, extend: ratelimit_common.lua
+-- fmt, num, extend: producers/lua/common.lua
 
 local factor = num(KEYS[1], 'factor', 1)
 

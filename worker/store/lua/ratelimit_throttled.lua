@@ -11,7 +11,7 @@
 local now, untl = tonumber(ARGV[1]), tonumber(ARGV[2])
 local ttl_ms = tonumber(ARGV[8])
 
--- fmt, num, extend: ratelimit_common.lua
+-- fmt, num, extend: producers/lua/common.lua
 
 local factor = num(KEYS[1], 'factor', 1)
 if now - num(KEYS[1], 'cut_at', -1e18) >= tonumber(ARGV[7]) then

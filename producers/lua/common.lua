@@ -1,5 +1,5 @@
--- Helpers shared by the ratelimit_*.lua scripts; prepended to each when it is loaded
--- (worker/ratelimit.py), since Redis scripts cannot import one another.
+-- Helpers every script may use: prepended to each when it is loaded (producers/scripts.py),
+-- since Redis scripts cannot import one another.
 
 local function fmt(x) return string.format('%.17g', x) end
 

@@ -17,17 +17,21 @@ A check is one script per entry: a job that is final is forgotten; one being sen
 a live lease is looked at again when the lease ends; otherwise its message must be in
 the queue, in kombu's unacked hash, or in the retry park. If it is nowhere, the
 watchdog pushes it again. A copy that turns out not to have been lost is harmless: the
-claim (producers/outcomes.py) lets only one copy send.
+claim (worker/store/claims.py) lets only one copy send.
 """
 
 from __future__ import annotations
 
+import enum
 import logging
+from pathlib import Path
 
 import redis
 
 from producers.keys import Keys
 from producers.message import batch_watch_id
+from producers.outcomes import Status
+from producers.scripts import Script, execute
 
 #: How a batch message's entry is named (producers/message.py).
 BATCH_PREFIX = batch_watch_id("")
@@ -36,42 +40,20 @@ log = logging.getLogger("notify_relay.watchdog")
 
 #: Jobs looked at per pass: bounds the time one pass holds Redis.
 BATCH = 200
+#: A message still queued is looked at again after grace x (its distance from the
+#: consuming end / this): deep in a backlog it will not be taken soon.
+QUEUE_DEPTH_PER_GRACE = 100
 
-# KEYS: watch, messages, outcome, queue, unacked, retries.
-# ARGV: job id (or batch id), now ms, grace ms, '1' for a batch (no outcome of its own).
-# Returns 'done', 'leased', 'present' or 'republished'.
-_CHECK = """
-local id, now, grace = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3])
-local message = redis.call('HGET', KEYS[2], id)
--- A batch has no outcome of its own: it counts as live and unleased, and its entry is
--- dropped by send_batch once every job in it is recorded.
-local h = {'batch', '0'}
-if ARGV[4] ~= '1' then h = redis.call('HMGET', KEYS[3], 'status', 'lease_until') end
-if not h[1] or h[1] == 'succeeded' or h[1] == 'dead' or not message then
-  redis.call('ZREM', KEYS[1], id)
-  redis.call('HDEL', KEYS[2], id)
-  return 'done'
-end
-local lease = tonumber(h[2] or '0')
-if h[1] == 'sending' and lease > now then
-  redis.call('ZADD', KEYS[1], lease + grace, id)
-  return 'leased'
-end
-local tag = cjson.decode(message)['properties']['delivery_tag']
-local from_right = redis.call('LPOS', KEYS[4], message, 'RANK', -1)
-if from_right then
-  -- still queued; deep in a backlog it will not be taken soon: look again later
-  redis.call('ZADD', KEYS[1], now + grace * math.max(1, from_right / 100), id)
-  return 'present'
-end
-if redis.call('HEXISTS', KEYS[5], tag) == 1 or redis.call('ZSCORE', KEYS[6], message) then
-  redis.call('ZADD', KEYS[1], now + grace, id)
-  return 'present'
-end
-redis.call('RPUSH', KEYS[4], message)
-redis.call('ZADD', KEYS[1], now + grace, id)
-return 'republished'
-"""
+class WatchResult(enum.StrEnum):
+    """What one look at a watched entry found (watch_check.lua)."""
+
+    DONE = "done"  # final (or gone): forgotten
+    LEASED = "leased"  # being sent under a live lease: look again when it ends
+    PRESENT = "present"  # its message is queued, unacknowledged or parked
+    REPUBLISHED = "republished"  # its message was nowhere: pushed again
+
+
+CHECK = Script(Path(__file__).with_name("lua") / "watch_check.lua", Status, WatchResult)
 
 
 class Watchdog:
@@ -80,7 +62,6 @@ class Watchdog:
         self._keys = keys
         self._queue_key = keys.queue(queue)
         self._grace_ms = int(grace_s * 1000)
-        self._check = client.register_script(_CHECK)
 
     def track(self, pipe: redis.client.Pipeline, job_id: str, message: str,
               check_at: float) -> None:
@@ -94,7 +75,7 @@ class Watchdog:
         pipe.hdel(self._keys.watch_messages, job_id)
 
     def check(self, now: float) -> dict[str, int]:
-        """Look at every job due for a look (at most BATCH); counts per verdict."""
+        """Look at every job due for a look (at most BATCH); counts per `WatchResult`."""
         now_ms = int(now * 1000)
         due = self._redis.zrangebyscore(self._keys.watch, "-inf", now_ms, start=0, num=BATCH)
         pipe = self._redis.pipeline(transaction=False)
@@ -103,14 +84,15 @@ class Watchdog:
             batch = "1" if job_id.startswith(BATCH_PREFIX) else ""
             keys = [self._keys.watch, self._keys.watch_messages, self._keys.outcome(job_id),
                     self._queue_key, self._keys.unacked, self._keys.retries]
-            self._check(keys=keys, args=[job_id, now_ms, self._grace_ms, batch], client=pipe)
+            CHECK.queue(pipe, keys, [job_id, now_ms, self._grace_ms, batch,
+                                     QUEUE_DEPTH_PER_GRACE])
         counts: dict[str, int] = {}
-        for verdict in pipe.execute() if due else []:
-            name = verdict.decode()
+        for found in execute(pipe) if due else []:
+            name = found.decode()
             counts[name] = counts.get(name, 0) + 1
-        if counts.get("republished"):
+        if counts.get(WatchResult.REPUBLISHED):
             log.warning("watchdog: published %d lost job message(s) again",
-                        counts["republished"])
+                        counts[WatchResult.REPUBLISHED])
         return counts
 
     def size(self) -> int:

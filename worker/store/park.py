@@ -1,39 +1,32 @@
-"""The retry park: delayed sends wait in Redis, not in worker memory nor in ETA messages.
+"""The park: delayed sends wait in Redis, not in worker memory nor in ETA messages.
 
-Owner of the `retries` sorted set. A member is a ready-built Celery message and its
+Owner of the `retries` sorted set (a retry after a failed send, or a send deferred by the
+limiter, the circuit or another worker's lease). A member is a ready-built Celery message and its
 score the due time (ms). `move_due` moves due members to the queue list in one Lua
-script, so any number of movers on any number of hosts can run at once: each member
+script (move_due.lua), so any number of movers on any number of hosts can run at once: each member
 is moved exactly once, and a mover that dies mid-way loses nothing.
 """
 
 from __future__ import annotations
+
+from pathlib import Path
 
 import redis
 
 from producers.job import Job
 from producers.keys import Keys
 from producers.message import task_message
+from producers.scripts import Script
 
-# KEYS: retries zset, queue list. ARGV: now ms, batch size. Returns how many moved.
-_MOVE_DUE = """
-local due = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, ARGV[2])
-for _, message in ipairs(due) do
-  -- RPUSH: workers BRPOP from the right, so a due job is next, not behind the backlog
-  -- (its rate-limit slot is reserved for about now).
-  redis.call('RPUSH', KEYS[2], message)
-  redis.call('ZREM', KEYS[1], message)
-end
-return #due
-"""
+MOVE_DUE = Script(Path(__file__).with_name("lua") / "move_due.lua")
 
 
-class RetryPark:
+class Park:
     def __init__(self, client: redis.Redis, keys: Keys, queue: str) -> None:
         self._redis = client
         self._key = keys.retries
         self._queue = queue
         self._queue_key = keys.queue(queue)
-        self._move = client.register_script(_MOVE_DUE)
 
     def park(self, pipe: redis.client.Pipeline, job: Job, due_at: float) -> str:
         """Queue on `pipe`: send `job` again at `due_at` (epoch seconds); the message."""
@@ -45,8 +38,8 @@ class RetryPark:
         """Move every due job back to the queue; return how many were moved."""
         moved_total = 0
         while True:
-            moved = int(self._move(keys=[self._key, self._queue_key],
-                                   args=[int(now * 1000), batch]))
+            moved = int(MOVE_DUE(self._redis, [self._key, self._queue_key],
+                                 [int(now * 1000), batch]))
             moved_total += moved
             if moved < batch:
                 return moved_total

@@ -14,7 +14,7 @@ there, so a slot whose job is late is used by another send of its application ra
 than wasted (never more than max(50 ms, one interval) late, so sends do not bunch).
 A job held back only by its application's own limit (or by a 429 for its application)
 reserves no token slot until its time comes, so it never holds other applications back.
-The scripts are in worker/lua/.
+The scripts are in worker/store/lua/.
 
 Adaptive: a 429 (or RESOURCE_EXHAUSTED) halves the token's rate (at most once per
 second, down to 1/16) and blocks its scope (the application, or the whole token when
@@ -48,6 +48,7 @@ import redis
 
 from producers.keys import Keys
 from producers.rates import Rate, parse_rate, parse_rate_map
+from producers.scripts import Script
 from producers.settings import Settings
 
 #: A 429 multiplies the token's rate by this ...
@@ -76,6 +77,9 @@ HOLD_KEEP_S = 60.0
 WAITS_TTL_S = 86400.0
 
 _LUA = Path(__file__).with_name("lua")
+ACQUIRE = Script(_LUA / "ratelimit_acquire.lua")
+THROTTLED = Script(_LUA / "ratelimit_throttled.lua")
+SUCCESS = Script(_LUA / "ratelimit_success.lua")
 
 
 def token_id(api_token: str) -> str:
@@ -100,9 +104,6 @@ class RateLimiter:
         self.token_id = token_id(api_token)
         self.rate = rate
         self.app_rates = dict(app_rates or {})
-        self._acquire = self._script("acquire")
-        self._throttled = self._script("throttled")
-        self._success = self._script("success")
         self._factor = 1.0  # last seen; on_success skips Redis while it is 1
 
     @classmethod
@@ -120,16 +121,14 @@ class RateLimiter:
         429 since blocked the scope, or the holder came back too late to use its slot.
         """
         keys, args = self._acquire_call(application, now, holder)
-        return self.parse_acquire(self._acquire(keys=keys, args=args))
+        return self.parse_acquire(ACQUIRE(self._redis, keys, args))
 
     def queue_acquire(self, pipe: redis.client.Pipeline, application: str, now: float, *,
                       holder: str) -> None:
-        """`acquire` as one EVALSHA on a pipeline (read the reply with `parse_acquire`).
-
-        For sending the claim and the limiter's answer in one round trip; on a NOSCRIPT
-        reply the caller calls `acquire` (same holder: the same reservation)."""
-        keys, args = self._acquire_call(application, now, holder)
-        pipe.evalsha(self._acquire.sha, len(keys), *keys, *args)
+        """`acquire` on a pipeline (read the reply with `parse_acquire`), for sending the
+        claim and the limiter's answer in one round trip. A NOSCRIPT re-run asks again with
+        the same holder: the same reservation (producers/scripts.py)."""
+        ACQUIRE.queue(pipe, *self._acquire_call(application, now, holder))
 
     def parse_acquire(self, reply: list[bytes]) -> float:
         wait_ms, factor = reply
@@ -162,8 +161,8 @@ class RateLimiter:
         args = [_ms(now), _ms(now + block_s), rate.per_second if rate else 0,
                 rate.burst if rate else 1, CUT_FACTOR, MIN_FACTOR, _ms(CUT_GUARD_S),
                 _ms(STATE_TTL_S), application, _ms(WAITS_TTL_S)]
-        factor, _ = self._throttled(keys=[self._token_key, scope_key, self._key("waits")],
-                                    args=args)
+        factor, _ = THROTTLED(self._redis, [self._token_key, scope_key, self._key("waits")],
+                              args)
         self._factor = float(factor)
 
     def on_success(self, application: str, now: float) -> None:
@@ -171,7 +170,7 @@ class RateLimiter:
         if self._factor >= 1.0:
             return
         args = [_ms(now), _ms(QUIET_S), _ms(RAISE_EVERY_S), RAISE_STEP, _ms(STATE_TTL_S)]
-        self._factor = float(self._success(keys=[self._token_key], args=args))
+        self._factor = float(SUCCESS(self._redis, [self._token_key], args))
 
     def snapshot(self, now: float | None = None) -> list[dict[str, Any]]:
         """The limiter as `notify-relay stats` shows it: one dict per scope, token first.
@@ -217,10 +216,6 @@ class RateLimiter:
 
     def _hash(self, key: str) -> dict[str, float]:
         return {k.decode(): float(v) for k, v in self._redis.hgetall(key).items()}
-
-    def _script(self, name: str) -> Any:
-        prelude = (_LUA / "ratelimit_common.lua").read_text()
-        return self._redis.register_script(prelude + (_LUA / f"ratelimit_{name}.lua").read_text())
 
     def _key(self, part: str) -> str:
         # The hash tag keeps all of one token's keys in one Cluster slot (one script).

@@ -10,44 +10,38 @@ costs no Redis round trip per send; a 401 anywhere reaches every worker within t
 
 from __future__ import annotations
 
+import enum
 import time
 from dataclasses import dataclass
+from pathlib import Path
 
 import redis
 
 from producers.keys import Keys
+from producers.scripts import Script
 
-# KEYS: circuit. ARGV: now ms, probe interval ms. → {state, time ms}
-_CHECK = """
-local probe_at = redis.call('HGET', KEYS[1], 'probe_at')
-if not probe_at then return {'closed', '0'} end
-local now = tonumber(ARGV[1])
-if tonumber(probe_at) <= now then
-  redis.call('HSET', KEYS[1], 'probe_at', now + tonumber(ARGV[2]))
-  return {'probe', tostring(now + tonumber(ARGV[2]))}
-end
-return {'open', probe_at}
-"""
 
-# KEYS: circuit. ARGV: now ms, probe interval ms, reason. → 1 when a new episode began
-_TRIP = """
-local opened = redis.call('HSETNX', KEYS[1], 'opened_at', ARGV[1])
-redis.call('HSET', KEYS[1], 'probe_at', tonumber(ARGV[1]) + tonumber(ARGV[2]), 'reason', ARGV[3])
-return opened
-"""
+class CircuitState(enum.StrEnum):
+    CLOSED = "closed"
+    OPEN = "open"  # wait until `until`
+    PROBE = "probe"  # this worker sends the one probe of this interval
 
+
+_LUA = Path(__file__).with_name("lua")
+CHECK = Script(_LUA / "circuit_check.lua", CircuitState)
+TRIP = Script(_LUA / "circuit_trip.lua")
 
 CLOSED_CACHE_S = 0.25
 
 
 @dataclass(frozen=True)
-class CircuitState:
-    state: str  # closed, open (wait until `until`), probe (this worker sends one)
-    until: float
+class CircuitCheck:
+    state: CircuitState
+    until: float  # open: when the next probe may go (epoch s)
 
     @property
     def blocked(self) -> bool:
-        return self.state == "open"
+        return self.state is CircuitState.OPEN
 
 
 class Circuit:
@@ -55,28 +49,25 @@ class Circuit:
         self._redis = client
         self._key = keys.circuit
         self._interval_ms = int(probe_interval_s * 1000)
-        self._check = client.register_script(_CHECK)
-        self._trip = client.register_script(_TRIP)
         self._closed_until = 0.0  # monotonic time until which "closed" is trusted
 
     def known_closed(self) -> bool:
         """True while this process saw the circuit closed less than CLOSED_CACHE_S ago."""
         return time.monotonic() < self._closed_until
 
-    def check(self, now: float) -> CircuitState:
+    def check(self, now: float) -> CircuitCheck:
         if time.monotonic() < self._closed_until:
-            return CircuitState("closed", 0.0)
-        state, until = self._check(keys=[self._key], args=[int(now * 1000), self._interval_ms])
-        result = CircuitState(state.decode(), int(until) / 1000)
-        if result.state == "closed":
+            return CircuitCheck(CircuitState.CLOSED, 0.0)
+        state, until = CHECK(self._redis, [self._key], [int(now * 1000), self._interval_ms])
+        result = CircuitCheck(CircuitState(state.decode()), int(until) / 1000)
+        if result.state is CircuitState.CLOSED:
             self._closed_until = time.monotonic() + CLOSED_CACHE_S
         return result
 
     def trip(self, now: float, reason: str) -> bool:
         """Open (or keep open) the circuit; True only for the send that opened it."""
         self._closed_until = 0.0
-        return bool(self._trip(keys=[self._key], args=[int(now * 1000), self._interval_ms,
-                                                       reason]))
+        return bool(TRIP(self._redis, [self._key], [int(now * 1000), self._interval_ms, reason]))
 
     def reset(self) -> bool:
         """Close the circuit; True if it was open (the end of an episode)."""

@@ -18,38 +18,38 @@ DEFAULT_MAX_TARGETS = 1000
 
 
 @dataclass(frozen=True, slots=True)
-class ContractSettings:
+class ContractOptions:
     """`strict`: reject what the reference does not confirm; `max_targets`: cap per id list."""
 
     strict: bool = False
     max_targets: int = DEFAULT_MAX_TARGETS
 
 
-LENIENT = ContractSettings()
-STRICT = ContractSettings(strict=True)
+LENIENT = ContractOptions()
+STRICT = ContractOptions(strict=True)
 
-_CURRENT: ContextVar[ContractSettings] = ContextVar("notify_contract_settings", default=LENIENT)
+_CURRENT: ContextVar[ContractOptions] = ContextVar("notify_contract_options", default=LENIENT)
 
 
-def current() -> ContractSettings:
-    """The settings of the check running in this thread / task."""
+def current() -> ContractOptions:
+    """The options of the check running in this thread / task."""
     return _CURRENT.get()
 
 
-def settings_for(strict: bool, max_targets: int) -> ContractSettings:
+def options_for(strict: bool, max_targets: int) -> ContractOptions:
     """Reuse the two common instances; build others on demand."""
     if max_targets == DEFAULT_MAX_TARGETS:
         return STRICT if strict else LENIENT
     if isinstance(max_targets, bool) or not isinstance(max_targets, int) or max_targets < 1:
         raise ValueError(f"max_targets must be a positive integer, got {max_targets!r}")
-    return ContractSettings(strict=strict, max_targets=max_targets)
+    return ContractOptions(strict=strict, max_targets=max_targets)
 
 
 @contextmanager
-def using(settings: ContractSettings) -> Iterator[ContractSettings]:
-    """Run a block of checks under `settings`."""
-    token = _CURRENT.set(settings)
+def using(options: ContractOptions) -> Iterator[ContractOptions]:
+    """Run a block of checks under `options`."""
+    token = _CURRENT.set(options)
     try:
-        yield settings
+        yield options
     finally:
         _CURRENT.reset(token)
