@@ -8,11 +8,13 @@ Running it
 
     python -m emulator [--host 127.0.0.1] [--port 8080] [--token TOKEN] [--latency-ms 0]
                        [--no-record-bodies] [--max-connections 1024] [--idle-timeout-s 300]
-                       [--fault '{"kind": "respond", "status": 503}' ...]
+                       [--fault '{"kind": "respond", "status": 503}' ...] [--also-listen ADDR ...]
 
 prints ``emulator listening on http://HOST:PORT`` once ready (``--port 0`` picks a free port and
 prints the real one) and exits 0 on SIGINT/SIGTERM. The token may also come from
-``EMULATOR_TOKEN``. In-process::
+``EMULATOR_TOKEN``. ``--also-listen`` (``also_listen=`` below) adds addresses on the same port,
+all served by the one emulator (the fault suite's simulated hosts each reach it at their own).
+In-process::
 
     with EmulatorServer(token="t") as emu:          # port 0 by default
         client = EmulatorClient(emu.url)
@@ -21,8 +23,8 @@ prints the real one) and exits 0 on SIGINT/SIGTERM. The token may also come from
         records = client.wait_for_requests(1)
 
 ``EmulatorServer(host, port, *, token, latency_ms, record_bodies, faults, max_connections,
-idle_timeout_s)`` takes the same options as the command line; ``emu.open_connections`` counts the
-connections being served. ``serve(...)`` (same arguments) is the blocking form (main
+idle_timeout_s, also_listen)`` takes the same options as the command line; ``emu.open_connections``
+counts the connections being served. ``serve(...)`` (same arguments) is the blocking form (main
 thread only: it owns the signal handlers). ``emulator.process.EmulatorProcess(*cli_args)`` runs
 ``python -m emulator --port 0`` as a child process (start/stop/url, a context manager) when the
 caller must not share a GIL with the server. ``python -m emulator.bench --requests 5000
@@ -98,7 +100,8 @@ One JSON object per request, in arrival order::
      "token_sha256": null,          # no token configured: sha256 hex of the presented token
      "body": {...},                 # parsed JSON, else the text; null with --no-record-bodies
      "status": 200,                 # null while hanging, or when the connection was closed
-     "fault": null}                 # the applied fault's name (default: its kind)
+     "fault": null,                 # the applied fault's name (default: its kind)
+     "peer": "127.0.0.1"}           # the client's IP address
 
 A streamed answer (``drip``, ``huge_body``, ``deep_nesting``) gets its ``status`` as its last
 byte goes out: it stays null while the body is being sent, and for good when the client closes

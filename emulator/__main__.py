@@ -29,6 +29,13 @@ def build_parser() -> argparse.ArgumentParser:
         description="Local stand-in for Pushwoosh POST /messaging/v2/notify.",
     )
     parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument(
+        "--also-listen",
+        action="append",
+        default=[],
+        metavar="ADDR",
+        help="listen on this address too, same port; repeatable",
+    )
     parser.add_argument("--port", type=int, default=8080, help="0 picks a free port")
     parser.add_argument(
         "--token", help=f"the only accepted API token (default: ${TOKEN_ENV}; unset: any)"
@@ -78,6 +85,7 @@ def main(argv: list[str] | None = None) -> int:
             faults=args.faults,
             max_connections=args.max_connections,
             idle_timeout_s=args.idle_timeout_s,
+            also_listen=args.also_listen,
         )
     except ValueError as exc:  # a bad --fault (FaultError), --latency-ms or limit
         parser.error(str(exc))

@@ -44,6 +44,7 @@ class Incoming:
     headers: list[tuple[str, str]]  # as received, in order
     body: bytes
     arrived: float  # time.time() once the headers were read
+    peer: str = ""  # the client's IP address (tells simulated hosts apart in the fault suite)
 
     def header(self, name: str) -> str | None:
         name = name.lower()

@@ -50,6 +50,7 @@ def handle_api(state: EmulatorState, req: Incoming) -> Reply:
         token_ok=check.token_ok,
         token_sha256=check.token_sha256,
         body=_recorded_body(state, req.body, doc),
+        peer=req.peer or None,
     )
     reply = _route(state, req, check, doc, record)
     if reply.stream is not None:

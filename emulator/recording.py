@@ -31,6 +31,7 @@ class RequestRecord:
     body: Any
     status: int | None = None  # None: not answered (yet), or the connection was closed
     fault: str | None = None
+    peer: str | None = None  # the client's IP address
 
     def to_dict(self) -> dict[str, Any]:
         # Shallow on purpose: headers and body are never mutated after arrival.

@@ -70,7 +70,8 @@ class _Handler(socketserver.StreamRequestHandler):
         except OSError:  # reset by the client, or stop() shutting the socket
             return False
         path, _, query = head.target.partition("?")
-        req = Incoming(head.method, path, query, head.headers, body, arrived)
+        req = Incoming(head.method, path, query, head.headers, body, arrived,
+                       peer=str(self.client_address[0]))
         return self._write(self._answer(req), head.keep_alive, head.method == "HEAD")
 
     def _answer(self, req: Incoming) -> Reply:
@@ -123,40 +124,64 @@ class EmulatorServer:
         faults: Sequence[dict[str, Any]] = (),
         max_connections: int = DEFAULT_MAX_CONNECTIONS,
         idle_timeout_s: float = DEFAULT_IDLE_TIMEOUT_S,
+        also_listen: Sequence[str] = (),
     ) -> None:
         self.host, self._port = host, port
+        self.also_listen = tuple(also_listen)  # more addresses, on the same port
         self._limits = _checked_limits(max_connections, idle_timeout_s)
         self.state = EmulatorState(token=token, latency_ms=latency_ms, record_bodies=record_bodies)
         if faults:  # a bad fault fails here, before anything listens
             self.state.faults.add(list(faults), self.state.clock())
         self._httpd: CappedServer | None = None
-        self._thread: threading.Thread | None = None
+        self._others: list[CappedServer] = []
+        self._threads: list[threading.Thread] = []
 
     def start(self) -> Self:
         if self._httpd is not None:
             raise RuntimeError("emulator already started")
         self._httpd = CappedServer(self.host, self._port, _Handler, self.state, self._limits)
-        self._thread = threading.Thread(
-            target=self._httpd.serve_forever,
-            kwargs={"poll_interval": POLL_INTERVAL_S},
-            name=f"emulator:{self.port}",
-            daemon=True,
-        )
-        with _signals_blocked():
-            self._thread.start()
+        try:
+            # One state behind every address: one request log, one fault script, whichever
+            # address a client used (the fault suite's simulated hosts each use their own).
+            # The connection cap counts per address.
+            for host in self.also_listen:
+                self._others.append(
+                    CappedServer(host, self.port, _Handler, self.state, self._limits)
+                )
+        except OSError:
+            self._close_all()
+            raise
+        servers = (self._httpd, *self._others)
+        for host, httpd in zip((self.host, *self.also_listen), servers, strict=True):
+            thread = threading.Thread(
+                target=httpd.serve_forever,
+                kwargs={"poll_interval": POLL_INTERVAL_S},
+                name=f"emulator:{host}:{self.port}",
+                daemon=True,
+            )
+            with _signals_blocked():
+                thread.start()
+            self._threads.append(thread)
         return self
 
     def stop(self) -> None:
         """Stop accepting, wake sleeping handlers, drop open connections. Idempotent."""
-        httpd, self._httpd = self._httpd, None
-        if httpd is None:
+        if self._httpd is None:
             return
         self.state.stopping.set()
-        httpd.shutdown()
-        httpd.connections.shut_all()
-        httpd.server_close()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
+        for httpd in (self._httpd, *self._others):
+            httpd.shutdown()
+            httpd.connections.shut_all()
+        self._close_all()
+        for thread in self._threads:
+            thread.join(timeout=5)
+        self._threads = []
+
+    def _close_all(self) -> None:
+        for httpd in (self._httpd, *self._others):
+            if httpd is not None:
+                httpd.server_close()
+        self._httpd, self._others = None, []
 
     @property
     def port(self) -> int:
@@ -169,7 +194,7 @@ class EmulatorServer:
         """Connections admitted and not yet ended (each has a thread); refused ones not counted."""
         if self._httpd is None:
             raise RuntimeError("emulator not started")
-        return self._httpd.connections.count
+        return sum(httpd.connections.count for httpd in (self._httpd, *self._others))
 
     @property
     def url(self) -> str:
@@ -198,6 +223,7 @@ def serve(
     faults: Sequence[dict[str, Any]] = (),
     max_connections: int = DEFAULT_MAX_CONNECTIONS,
     idle_timeout_s: float = DEFAULT_IDLE_TIMEOUT_S,
+    also_listen: Sequence[str] = (),
 ) -> None:
     """Run the emulator in the foreground until SIGINT or SIGTERM, then return normally.
 
@@ -214,6 +240,7 @@ def serve(
         faults=faults,
         max_connections=max_connections,
         idle_timeout_s=idle_timeout_s,
+        also_listen=also_listen,
     )
     with _stop_on_signals(stop), server:
         print(f"emulator listening on {server.url}", flush=True)

@@ -22,6 +22,7 @@ def test_a_request_is_recorded_with_its_outcome(notify, control, valid_body):
     assert (record["authorized"], record["token_ok"], record["token_sha256"]) == (True, True, None)
     assert record["body"] == valid_body()
     assert (record["status"], record["fault"]) == (200, None)
+    assert record["peer"] == "127.0.0.1"  # the client's address (simulated hosts: theirs)
 
 
 def test_a_rejected_token_is_recorded_as_not_ok(notify, control):

@@ -12,8 +12,9 @@ from __future__ import annotations
 import os
 import signal
 import threading
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import redis
 
@@ -41,13 +42,15 @@ class RedisServer:
         self.data_dir = data_dir
         self.log_dir = log_dir
         self.url = f"redis://127.0.0.1:{port}/0"
+        # Simulated hosts (hosts.py) add the root side of their links before the start.
+        self.binds = ["127.0.0.1"]
         self.crashes = 0
         self._service: Service | None = None
         data_dir.mkdir(parents=True, exist_ok=True)
 
     def argv(self) -> list[str]:
         return [
-            REDIS_BINARY, "--port", str(self.port), "--bind", "127.0.0.1",
+            REDIS_BINARY, "--port", str(self.port), "--bind", *self.binds,
             "--dir", str(self.data_dir), "--appendonly", "yes", "--appendfsync", "always",
             "--save", "", "--protected-mode", "no", "--daemonize", "no",
         ]
@@ -93,6 +96,7 @@ class EmulatorProcess:
         self.latency_ms = latency_ms
         self.url = f"http://127.0.0.1:{port}"
         self.client = EmulatorClient(self.url)
+        self.also_listen: list[str] = []  # the root side of simulated hosts' links
         self.records: list[dict[str, Any]] = []
         self.starts = 0
         self._cursor = 0
@@ -101,6 +105,8 @@ class EmulatorProcess:
     def start(self, faults: list[dict[str, Any]] | None = None) -> None:
         argv = python_argv("-m", "emulator", "--port", str(self.port),
                            "--token", self.token, "--latency-ms", str(self.latency_ms))
+        for address in self.also_listen:
+            argv += ["--also-listen", address]
         env = {**os.environ, "PYTHONPATH": str(ROOT)}
         self._service = Service(f"emulator-{self.starts}", argv, env, self.log_dir)
         self.starts += 1
@@ -148,18 +154,28 @@ class EmulatorProcess:
         self.client.close()
 
 
+class Host(Protocol):
+    """Where a worker runs: `hosts.SimulatedHost` (this machine when a pool has none)."""
+
+    def run(self, argv: list[str], env: Mapping[str, str], log_dir: Path,
+            name: str | None = None) -> Service: ...
+
+
 class WorkerPool:
     """`celery -A worker worker` processes, each SIGKILL-able and restartable by index.
 
     `revive()` is the process supervisor every deployment has (compose `restart:`,
     systemd `Restart=`): a worker that exited on its own is started again, and its last
-    error is kept in `exits` so the report can say so.
+    error is kept in `exits` so the report can say so. With `hosts`, worker i runs on
+    hosts[i % len(hosts)], and is restarted there.
     """
 
-    def __init__(self, settings: Settings, count: int, log_dir: Path) -> None:
+    def __init__(self, settings: Settings, count: int, log_dir: Path,
+                 hosts: Sequence[Host] = ()) -> None:
         self.env = {**os.environ, **settings.to_env(), "PYTHONPATH": str(ROOT)}
         self.count = count
         self.log_dir = log_dir
+        self.hosts = list(hosts)
         self.kills = 0
         self.exits: list[str] = []  # workers that died without being killed, and why
         self.workers: list[Service | None] = [None] * count
@@ -178,11 +194,16 @@ class WorkerPool:
             self._generation[index] += 1
             name = f"worker{index}-{generation}"
             argv = worker_argv("--loglevel", "INFO", "-n", f"{name}@%h")
-            service = Service(name, argv, self.env, self.log_dir)
+            service = self._launch(index, name, argv)
             self.workers[index] = service
         if wait:
             self.wait_ready(index)
         return service
+
+    def _launch(self, index: int, name: str, argv: list[str]) -> Service:
+        if not self.hosts:
+            return Service(name, argv, self.env, self.log_dir)
+        return self.hosts[index % len(self.hosts)].run(argv, self.env, self.log_dir, name)
 
     def wait_ready(self, index: int) -> None:
         service = self.workers[index]
