@@ -28,3 +28,25 @@ def posts_for(received: list[dict[str, Any]], application: str) -> list[dict[str
             if kind.get("application") == application:
                 out.append(record)
     return out
+
+
+def handed_out(stores: Any, now: float | None = None) -> list[Any]:
+    """Run one dispatch and take every message it queued: their items, in queue order.
+
+    For store tests that play the worker's part without Celery (the queue is emptied)."""
+    stores.waiting.dispatch(now)
+    return take_items(stores)
+
+
+def take_items(stores: Any) -> list[Any]:
+    """Pop every message from the Celery queue; the items they carry, oldest first."""
+    from worker.store.claims import Item
+
+    key = stores.keys.queue(stores.settings.queue)
+    messages = stores.redis.lrange(key, 0, -1)
+    stores.redis.delete(key)
+    items = []
+    for message in reversed(messages):  # LPUSHed: the oldest is last
+        [[batch], _kwargs, _embed] = json.loads(json.loads(message)["body"])
+        items += [Item.parse(value) for value in batch]
+    return items

@@ -1,70 +1,132 @@
-"""The claim store against a real Redis: claims, fencing, and final states that stay final."""
+"""The claim store against a real Redis: claims, fencing, late results, final records."""
 
 from __future__ import annotations
 
+import json
+import time
+
 import pytest
 
-from producers.job import Job
-from producers.keys import Keys
-from producers.outcomes import Attempt, OutcomeStore, Status
-from producers.scripts import execute
-from worker.store.claims import ClaimStore
+from producers import Producer
+from producers.outcomes import Attempt, DeadReason, Status
+from producers.validation import request_json
+from tests.integration.helpers import example, handed_out
+from worker.store.claims import ClaimResult, Item, RecordResult
+
+LEASE_S = 10.0
+
+
+def sent(number: int) -> Attempt:
+    return Attempt(number, 100.0, 5.0, "success", 200, message_code=f"M-{number}")
+
+
+def failed(number: int) -> Attempt:
+    return Attempt(number, 100.0, 5.0, "transient", 503, error="unavailable")
 
 
 @pytest.fixture
-def store(redis_client, key_prefix) -> ClaimStore:
-    return ClaimStore(redis_client, Keys(key_prefix), ttl_s=600)
+def item(producer: Producer, stores) -> Item:
+    producer.enqueue(example())
+    [one] = handed_out(stores)
+    return one
 
 
-@pytest.fixture
-def outcomes(redis_client, key_prefix) -> OutcomeStore:
-    return OutcomeStore(redis_client, Keys(key_prefix))
+def test_a_claim_hands_over_the_job_as_stored_and_is_exclusive_until_its_lease_ends(
+        stores, item):
+    t = time.time()
+    first = stores.claims.claim(item, owner="a", lease_s=LEASE_S, now=t)
+    assert first.result is ClaimResult.CLAIMED
+    assert first.body == request_json(example()).encode()  # the bytes that will be POSTed
+    assert first.job.request == example()
+    assert stores.claims.claim(item, owner="b", lease_s=LEASE_S, now=t + 5).result is (
+        ClaimResult.LEASED)
+    taken = stores.claims.claim(item, owner="b", lease_s=LEASE_S, now=t + LEASE_S + 1)
+    assert (taken.result, taken.abandoned) == (ClaimResult.CLAIMED, True)
+    assert (taken.job.attempt, taken.job.attempts_spent) == (1, 1)  # the lost send counts
 
 
-def new_job(attempt: int = 0) -> Job:
-    return Job(job_id="job-1", request={"segment": {"application": "APP"}}, enqueued_at=100.0,
-               expires_at=10_000.0, attempt=attempt)
+def test_the_same_delivery_re_running_its_claim_keeps_it(stores, item):
+    t = time.time()
+    stores.claims.claim(item, owner="a", lease_s=LEASE_S, now=t)
+    assert stores.claims.claim(item, owner="a", lease_s=LEASE_S, now=t + 1).result is (
+        ClaimResult.CLAIMED)
 
 
-def record(store, redis_client, status: Status, number: int, **fields) -> None:
-    pipe = redis_client.pipeline()
-    store.record(pipe, new_job(), Attempt(number, 100.0, 5.0, "x"), status, **fields)
-    execute(pipe)
+def test_a_copy_of_an_earlier_hand_out_is_stale(stores, item):
+    claim = stores.claims.claim(item, owner="a", lease_s=LEASE_S)
+    stores.claims.release(claim.job, "a")  # back to wait: the next hand-out is a new one
+    [again] = handed_out(stores)
+    assert again.dispatch > item.dispatch
+    assert stores.claims.claim(item, owner="b", lease_s=LEASE_S).result is ClaimResult.STALE
+    assert stores.claims.claim(again, owner="b", lease_s=LEASE_S).result is ClaimResult.CLAIMED
 
 
-def test_a_claim_is_exclusive_until_its_lease_runs_out(store):
-    assert store.claim(new_job(), owner="a", lease_s=10, now=100.0).result == "claimed"
-    assert store.claim(new_job(), owner="b", lease_s=10, now=105.0).result == "leased"
-    taken = store.claim(new_job(), owner="b", lease_s=10, now=111.0)
-    assert (taken.result, taken.detail, taken.attempts) == ("claimed", "abandoned", 1)
+def test_a_late_result_never_undoes_the_new_holders_and_is_logged_as_late(
+        stores, item, producer):
+    t = time.time()
+    a = stores.claims.claim(item, owner="a", lease_s=LEASE_S, now=t)
+    b = stores.claims.claim(item, owner="b", lease_s=LEASE_S, now=t + LEASE_S + 1)
+    # A outlived its lease: its failure must not park the job while B sends (H2) ...
+    assert stores.claims.retry(a.job, "a", failed(1), t + 60, spend=True) is RecordResult.LATE
+    assert producer.outcome(item.job_id)["status"] == Status.SENDING
+    assert stores.redis.zcard(stores.keys.retries) == 0
+    assert stores.claims.succeed(b.job, "b", sent(2)) is RecordResult.DONE
+    # ... nor its late success or death touch B's final record.
+    assert stores.claims.bury(a.job, "a", sent(1), DeadReason.PERMANENT, "x",
+                              t) is RecordResult.LATE
+    outcome = producer.outcome(item.job_id)
+    assert (outcome["status"], outcome["message_code"]) == ("succeeded", "M-2")
+    late = [a for a in outcome["attempts"] if a["late"]]
+    assert [(x["number"], x["outcome"]) for x in late] == [(1, "transient"), (1, "success")]
+    assert stores.dead.count() == 0
 
 
-def test_the_same_delivery_re_running_its_claim_keeps_it(store):
-    store.claim(new_job(), owner="a", lease_s=10, now=100.0)
-    assert store.claim(new_job(), owner="a", lease_s=10, now=101.0).result == "claimed"
+def test_a_re_sent_record_logs_its_attempt_once(stores, item, producer):
+    claim = stores.claims.claim(item, owner="a", lease_s=LEASE_S)
+    stores.claims.retry(claim.job, "a", failed(1), time.time() + 60, spend=True)
+    stores.claims.retry(claim.job, "a", failed(1), time.time() + 60, spend=True)  # re-sent
+    assert len(producer.outcome(item.job_id)["attempts"]) == 1
 
 
-def test_an_old_copy_is_stale_once_the_attempt_count_moved_on(store, redis_client):
-    store.claim(new_job(), owner="a", lease_s=10, now=100.0)
-    record(store, redis_client, Status.RETRYING, 1)
-    assert store.claim(new_job(attempt=0), owner="b", lease_s=10, now=101.0).result == "stale"
-    assert store.claim(new_job(attempt=1), owner="b", lease_s=10, now=101.0).result == "claimed"
+def test_a_final_record_is_one_compact_string_that_still_reads_whole(stores, item, producer):
+    claim = stores.claims.claim(item, owner="a", lease_s=LEASE_S)
+    stores.claims.succeed(claim.job, "a", sent(1))
+    raw = stores.redis.get(stores.keys.outcome(item.job_id))
+    head, log = raw.split(b"\n")
+    assert json.loads(head)[1] == "succeeded" and len(json.loads(log)) == 1
+    assert 0 < stores.redis.pttl(stores.keys.outcome(item.job_id)) <= (
+        stores.settings.outcome_ttl_s * 1000)
+    outcome = producer.outcome(item.job_id)
+    assert outcome["attempts"] == [vars(sent(1))]
+    assert (outcome["priority"], outcome["attempt_count"]) == ("normal", 1)
+    again = stores.claims.claim(item, owner="b", lease_s=LEASE_S)
+    assert (again.result, again.detail) == (ClaimResult.FINAL, "succeeded")
 
 
-def test_a_late_record_never_undoes_a_final_status_but_keeps_its_attempt(store, redis_client,
-                                                                        outcomes):
-    store.claim(new_job(), owner="a", lease_s=10, now=100.0)
-    record(store, redis_client, Status.SUCCEEDED, 1, message_code="M-1")
-    record(store, redis_client, Status.RETRYING, 2)  # a worker that outlived its lease
+def test_a_retry_is_parked_and_comes_back_to_the_head_of_its_list(stores, producer):
+    first, second = producer.enqueue_many([example(), example()], priority="bulk")
+    [one] = handed_out(stores)[:1]
+    claim = stores.claims.claim(one, owner="a", lease_s=LEASE_S)
+    assert stores.claims.retry(claim.job, "a", failed(1), time.time() - 1, spend=True) is (
+        RecordResult.DONE)
+    assert stores.park.move_due() == 1
+    waiting = stores.redis.lrange(stores.keys.waiting("bulk", "ABCDE-12345"), 0, -1)
+    assert [w.decode() for w in waiting][0] == first  # ahead of newer work, same priority
+    assert producer.outcome(first)["status"] == Status.RETRYING
 
-    outcome = outcomes.read("job-1")
-    assert (outcome["status"], outcome["message_code"]) == ("succeeded", "M-1")
-    assert [a["number"] for a in outcome["attempts"]] == [1, 2]
-    assert store.claim(new_job(attempt=2), owner="c", lease_s=10, now=200.0).result == "final"
+
+def test_a_released_claim_waits_again_with_no_attempt_spent(stores, item, producer):
+    claim = stores.claims.claim(item, owner="a", lease_s=LEASE_S)
+    assert stores.claims.release(claim.job, "a") is RecordResult.DONE
+    outcome = producer.outcome(item.job_id)
+    assert (outcome["status"], outcome["attempts"]) == ("queued", [])
+    assert [i.job_id for i in handed_out(stores)] == [item.job_id]
 
 
-def test_a_re_sent_record_does_not_log_its_attempt_twice(store, redis_client, outcomes):
-    store.claim(new_job(), owner="a", lease_s=10, now=100.0)
-    record(store, redis_client, Status.RETRYING, 1)
-    record(store, redis_client, Status.RETRYING, 1)
-    assert len(outcomes.read("job-1")["attempts"]) == 1
+def test_a_copy_far_past_its_slot_takes_a_fresh_one(stores, producer):
+    producer.enqueue_many([example()] * 3)
+    items = handed_out(stores)
+    late_item = Item(items[0].job_id, items[0].dispatch, time.time() * 1000 - 5_000)
+    claim = stores.claims.claim(late_item, owner="a", lease_s=LEASE_S)
+    # the budget (1000/s in the tests' settings) has its next slot after the other two
+    assert claim.result is ClaimResult.CLAIMED and claim.wait_s > 0

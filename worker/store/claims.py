@@ -154,7 +154,8 @@ class ClaimStore:
                  "job": job.to_dict()}
         keys = [self._keys.outcome(job.job_id), self._keys.dead_index,
                 self._keys.dead_entries, self._keys.dead_reasons, self._keys.watch]
-        args = [owner, attempt.row() if attempt else "", "", self._ttl_ms, reason.value,
+        args = [owner, attempt.row() if attempt else "", int(now * 1000), self._ttl_ms,
+                reason.value,
                 error or "", job.job_id, json.dumps(entry)[:-1], self._dead_ttl_ms,
                 self._dead_max]
         return RecordResult(_text(BURY(self._redis, keys, args)))

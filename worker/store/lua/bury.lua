@@ -12,7 +12,8 @@
 local now = clock(ARGV[3])
 local key = KEYS[1]
 local f = load_record(key)
-if not still_held(key, f, ARGV[1], ARGV[2]) then return RecordResult.LATE end
+local held = still_held(key, f, ARGV[1], ARGV[2])
+if held ~= 'held' then return not_held(held) end
 f.log = append_row(f.log, ARGV[2])
 f.status, f.dead_reason, f.last_error = Status.DEAD, ARGV[5], ARGV[6]
 f.updated_at = fmt(now / 1000)

@@ -55,17 +55,34 @@ local function load_record(key)
   return f
 end
 
--- Whether `owner`'s claim still holds the job. If not (its lease ran out and another
--- worker took the job over, or the job is final), its attempt is logged, flagged late,
--- and nothing else changes: a worker that outlived its lease never undoes another's work.
+-- Whether `owner`'s claim still holds the job: 'held'; 'again' when this very record was
+-- applied already (a client re-sending a command whose reply was lost); else 'late' (its
+-- lease ran out and another worker took the job over, or the job is final): the attempt
+-- is logged, flagged late, and nothing else changes, so a worker that outlived its lease
+-- never undoes another's work.
+local function ends_with(log, row)
+  return row ~= '' and log ~= nil and string.sub(log, -(#row + 1)) == row .. ']'
+end
+
 local function still_held(key, f, owner, row)
-  if f == nil then append_final(key, late_row(row)); return false end
-  if f.status == nil then return false end
+  if f == nil then
+    if ends_with(redis.call('GET', key), row) then return 'again' end
+    append_final(key, late_row(row))
+    return 'late'
+  end
+  if ends_with(f.log, row) then return 'again' end
+  if f.status == nil then return 'late' end
   if f.status ~= Status.SENDING or f.lease_owner ~= owner then
     if row ~= '' then redis.call('HSET', key, 'log', append_row(f.log, late_row(row))) end
-    return false
+    return 'late'
   end
-  return true
+  return 'held'
+end
+
+-- The record script's answer when the claim no longer holds: DONE for a repeat of itself.
+local function not_held(state)
+  if state == 'again' then return RecordResult.DONE end
+  return RecordResult.LATE
 end
 
 local function row_count(log)

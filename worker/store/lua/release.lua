@@ -8,7 +8,8 @@
 local now = clock(ARGV[2])
 local key = KEYS[1]
 local f = load_record(key)
-if not still_held(key, f, ARGV[1], '') then return RecordResult.LATE end
+local held = still_held(key, f, ARGV[1], '')
+if held ~= 'held' then return not_held(held) end
 local status = Status.QUEUED
 if row_count(f.log) > 0 then status = Status.RETRYING end
 redis.call('HSET', key, 'status', status, 'updated_at', fmt(now / 1000))

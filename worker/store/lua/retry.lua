@@ -10,7 +10,8 @@
 local now = clock(ARGV[3])
 local key = KEYS[1]
 local f = load_record(key)
-if not still_held(key, f, ARGV[1], ARGV[2]) then return RecordResult.LATE end
+local held = still_held(key, f, ARGV[1], ARGV[2])
+if held ~= 'held' then return not_held(held) end
 local log = append_row(f.log, ARGV[2])
 redis.call('HSET', key, 'status', Status.RETRYING, 'log', log, 'attempts', row_count(log),
   'spent', tonumber(f.spent or '0') + tonumber(ARGV[5]), 'next_attempt_at',

@@ -5,7 +5,8 @@
 
 local now = clock(ARGV[3])
 local f = load_record(KEYS[1])
-if not still_held(KEYS[1], f, ARGV[1], ARGV[2]) then return RecordResult.LATE end
+local held = still_held(KEYS[1], f, ARGV[1], ARGV[2])
+if held ~= 'held' then return not_held(held) end
 f.log = append_row(f.log, ARGV[2])
 f.status, f.updated_at, f.message_code = Status.SUCCEEDED, fmt(now / 1000), ARGV[5]
 finalize(KEYS[1], f, tonumber(ARGV[4]))
