@@ -16,16 +16,15 @@ from click.testing import CliRunner, Result
 
 from notify_relay.cli import cli
 from notify_relay.processes import free_port
-from producers import Job, Producer
+from producers import Producer
 from producers.keys import Keys
+from producers.outcomes import Attempt, DeadReason
 from producers.settings import Settings
-from tests.integration.helpers import example
+from tests.integration.helpers import example, handed_out
+from worker.store import Stores
 from worker.store.circuit import Circuit
-from worker.store.deadletters import DeadLetterStore
 from worker.store.heartbeat import beat
-from worker.store.limiter import RateLimiter
 from worker.store.metrics import Metrics
-from worker.store.park import Park
 
 
 def run(settings: Settings, *args: str) -> Result:
@@ -34,33 +33,45 @@ def run(settings: Settings, *args: str) -> Result:
 
 @pytest.fixture
 def busy(settings: Settings, redis_client: redis.Redis, producer: Producer) -> Settings:
-    """2 queued, 1 parked, 3 dead (2 permanent, 1 expired), 4 recent sends, circuit open."""
-    keys, now = Keys(settings.key_prefix), time.time()
+    """3 waiting (1 urgent), 1 parked, 3 dead (2 permanent, 1 expired), 4 recent sends,
+    the circuit open, one worker beating."""
+    stores, now = Stores.build(settings, redis_client), time.time()
+    doomed = producer.enqueue_many([example() for _ in range(4)])
+    items = {item.job_id: item for item in handed_out(stores)}
+    for number, job_id in enumerate(doomed):
+        claim = stores.claims.claim(items[job_id], owner="w", lease_s=10)
+        if number == 0:
+            stores.claims.retry(claim.job, "w", Attempt(1, now, 5.0, "transient", 503),
+                                now + 30, spend=True)
+        else:
+            reasons = [DeadReason.PERMANENT, DeadReason.PERMANENT, DeadReason.EXPIRED]
+            reason = reasons[number - 1]
+            stores.claims.bury(claim.job, "w", None, reason, "HTTP 400", now)
+    producer.enqueue(example(application="OTP-00001"), priority="urgent")
     producer.enqueue_many([example(), example()])
-    jobs = [Job.new(example(), max_age_s=60) for _ in range(4)]
-    pipe = redis_client.pipeline()
-    Park(redis_client, keys, settings.queue).park(pipe, jobs[0], now + 30)
-    dead = DeadLetterStore(redis_client, keys, max_count=10, ttl_s=3600)
-    for job, reason in zip(jobs[1:], ["permanent", "permanent", "expired"], strict=True):
-        dead.add(pipe, job, reason, "HTTP 400")
-    pipe.execute()
-    metrics = Metrics(redis_client, keys)
+    metrics = Metrics(redis_client, Keys(settings.key_prefix))
     for failure_class in ("success", "success", "success", "transient"):
         metrics.attempt(failure_class, 0.05)
     metrics.count("succeeded", amount=3)
-    Circuit(redis_client, keys, 10).trip(now, "HTTP 401: token revoked")
-    beat(redis_client, keys, "worker-a@host-1", now)
+    Circuit(redis_client, Keys(settings.key_prefix), 10).trip("HTTP 401: token revoked")
+    beat(redis_client, Keys(settings.key_prefix), "worker-a@host-1", now)
     return settings
 
 
-def test_stats_json_reports_queue_retries_dead_letters_sends_circuit_and_workers(busy):
+def test_stats_json_reports_waiting_retries_dead_letters_sends_circuit_and_workers(busy):
     result = run(busy, "stats", "--json")
 
     assert result.exit_code == 0, result.output
     stats = json.loads(result.output)
-    # enqueue_many put both jobs in one message: depth counts jobs, not messages
-    assert stats["queue"] == {"name": busy.queue, "depth": 2, "messages": 1,
-                              "estimated": False}
+    waiting = stats["waiting"]
+    assert waiting["total"] == 3
+    assert waiting["by_priority"]["urgent"]["jobs"] == 1
+    assert waiting["by_priority"]["normal"]["jobs"] == 2
+    assert 0 <= waiting["by_priority"]["normal"]["oldest_age_s"] < 60
+    assert waiting["top_applications"][0] == {"application": "ABCDE-12345",
+                                              "priority": "normal", "waiting": 2}
+    assert stats["share_last_minute"] == {"ABCDE-12345": 4}
+    assert stats["queue"] == {"name": busy.queue, "depth": 0, "messages": 0}
     assert stats["retries"]["parked"] == 1 and 25 < stats["retries"]["next_due_in_s"] <= 30
     assert stats["dead_letters"]["total"] == 3
     assert stats["dead_letters"]["by_reason"] == {"permanent": 2, "expired": 1,
@@ -70,10 +81,7 @@ def test_stats_json_reports_queue_retries_dead_letters_sends_circuit_and_workers
     assert stats["circuit"]["reason"] == "HTTP 401: token revoked"
     assert list(stats["workers"]) == ["worker-a@host-1"]
     assert stats["totals"]["succeeded"] == 3
-    if hasattr(RateLimiter, "snapshot"):  # worker/ratelimit.py provides its state
-        assert stats["limiter"][0]["scope"] == "token"
-    else:
-        assert stats["limiter"] is None
+    assert stats["limiter"][0]["scope"] == "token"
 
 
 def test_stats_text_shows_one_row_per_concern(busy):
@@ -81,20 +89,21 @@ def test_stats_text_shows_one_row_per_concern(busy):
 
     assert result.exit_code == 0, result.output
     rows = {line.split("  ")[1].strip(): line for line in result.output.splitlines()[1:]}
-    assert "2 " in rows[f"queue {busy.queue}"] and "in 1 message" in rows[f"queue {busy.queue}"]
+    assert "urgent=1" in rows["waiting"] and "normal=2 (oldest" in rows["waiting"]
+    assert "ABCDE-12345:normal=2" in rows["top applications"]
     assert "permanent=2" in rows["dead letters"] and "expired=1" in rows["dead letters"]
     assert "success=3" in rows["sends, last 60 s"]
+    assert "ABCDE-12345=4" in rows["share by app"]
     assert "OPEN" in rows["circuit"] and "token revoked" in rows["circuit"]
     assert "worker-a@host-1" in rows["workers live"]
-    if hasattr(RateLimiter, "snapshot"):
-        assert "token" in rows["limiter"] and "/s of" in rows["limiter"]
+    assert "token" in rows["limiter"] and "/s of" in rows["limiter"]
 
 
 def test_stats_watch_refreshes_the_given_number_of_times(busy):
     result = run(busy, "stats", "--json", "--watch", "--interval", "0", "--count", "3")
 
     assert result.exit_code == 0, result.output
-    assert [json.loads(line)["queue"]["depth"] for line in result.output.splitlines()] == [2] * 3
+    assert [json.loads(line)["waiting"]["total"] for line in result.output.splitlines()] == [3] * 3
 
 
 def test_health_is_ok_with_redis_and_needs_a_heartbeat_only_with_worker(
@@ -129,16 +138,10 @@ def test_a_stale_heartbeat_is_not_a_live_worker(settings: Settings, redis_client
     assert run(settings, "health", "--worker").exit_code == 1
 
 
-def test_a_long_queue_is_estimated_from_both_ends(settings: Settings, redis_client: redis.Redis):
-    from producers.message import batch_message, task_message
-    from worker.store.stats import EXACT_UP_TO, queued_jobs
-
-    key = Keys(settings.key_prefix).queue(settings.queue)
-    jobs = [Job.new(example(), max_age_s=60) for _ in range(3)]
-    batch, single = batch_message(jobs, settings.queue, "t"), task_message(jobs[0], settings.queue)
-    redis_client.rpush(key, *([batch, single] * 10))
-    assert queued_jobs(redis_client, key) == {"depth": 40, "messages": 20, "estimated": False}
-    redis_client.rpush(key, *([batch, single] * EXACT_UP_TO))
-    counted = queued_jobs(redis_client, key)
-    messages = 2 * (EXACT_UP_TO + 10)
-    assert counted == {"depth": 2 * messages, "messages": messages, "estimated": True}
+def test_stats_reads_a_large_backlog_per_application_not_per_job(
+        settings: Settings, producer: Producer):
+    producer.enqueue_many([example(application=f"APP-{n % 3}") for n in range(3000)],
+                          priority="bulk")
+    stats = json.loads(run(settings, "stats", "--json").output)
+    assert stats["waiting"]["by_priority"]["bulk"]["jobs"] == 3000
+    assert stats["waiting"]["applications"] == 3

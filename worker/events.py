@@ -113,6 +113,11 @@ class Events:
         emit(log, logging.WARNING, "circuit", status="closed", detail="sends resumed")
         self._count("circuit_closed")
 
+    def message(self, jobs: int) -> None:
+        """A `deliver` message taken: counted with its jobs (jobs / messages = batching)."""
+        self._count("messages")
+        self._count("message_jobs", amount=jobs)
+
     def _count(self, family: str, label: str = "", amount: float = 1) -> None:
         if self._metrics:
             self._metrics.count(family, label, amount)

@@ -47,6 +47,8 @@ COUNTERS: dict[str, tuple[str, str, str | None]] = {
                 "verdict"),
     "abandoned": ("notify_relay_abandoned", "Sends whose worker died mid-send (ambiguous).",
                   None),
+    "messages": ("notify_relay_messages", "Deliver messages taken by workers.", None),
+    "message_jobs": ("notify_relay_message_jobs", "Jobs those messages carried.", None),
     "late": ("notify_relay_late_results", "Results of workers whose claim had run out "
              "(logged as late, nothing else changed).", None),
     "circuit_opened": ("notify_relay_circuit_episodes", "Times 401/403 stopped all sends.",

@@ -76,6 +76,7 @@ def _on_shutdown(**_: object) -> None:
 def deliver(self: Any, items: list[Any]) -> str:
     rt = _runtime()
     parsed = _parse(items)
+    rt.events.message(len(parsed))
     started = time.monotonic()
     if len(parsed) == 1:
         results = [_deliver_one(parsed[0], rt)]

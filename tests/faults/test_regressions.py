@@ -1,15 +1,14 @@
 """Bugs the fault scenarios found, each pinned by a fast, deterministic test.
 
-1. Redis crash: a recording transaction applied twice logged its attempt twice. The
-   worker's Redis client re-sends a transaction whose reply was lost (worker/runtime.py
-   rides out a Redis restart that way); when Redis had applied the first send before it
-   died, the same attempt was appended again ("succeeded with 2 success attempts" for one
-   POST; in the run's AOF the same MULTI/RPUSH/HSET/EXEC before and after the restart).
+1. Redis crash: a recording applied twice logged its attempt twice. The worker's Redis
+   client re-sends a command whose reply was lost (worker/runtime.py rides out a Redis
+   restart that way); when Redis had applied the first send before it died, the same
+   attempt was appended again ("succeeded with 2 success attempts" for one POST).
 
 2. SIGKILL every few seconds: a job was lost in `sending`. Worker A died mid-send; worker
-   B took over (the claim recorded "worker lost" and moved the count from 0 to 1) and died
-   mid-send too. B's message still said 0, so when it came back the claim called it a
-   stale copy and dropped it: nothing was left to finish the job.
+   B took over (the claim recorded "worker lost") and died mid-send too. When B's message
+   came back the claim called it a stale copy and dropped it: nothing was left to finish
+   the job. A takeover now keeps the dispatch number every copy carries.
 """
 
 from __future__ import annotations
@@ -22,13 +21,14 @@ import pytest
 import redis
 
 from notify_relay.processes import free_port
-from producers.job import Job
-from producers.keys import Keys
-from producers.outcomes import Attempt, OutcomeStore, Status
-from producers.scripts import execute
+from producers import Producer
+from producers.outcomes import Attempt
+from producers.settings import Settings
 from tests.faults.cluster import RedisServer
 from tests.faults.runner import probe_request
-from worker.store.claims import ClaimStore
+from tests.integration.helpers import handed_out
+from worker.store import Stores
+from worker.store.claims import ClaimResult, RecordResult
 
 LEASE_S = 6.0
 
@@ -44,60 +44,58 @@ def client(tmp_path: Path) -> Iterator[redis.Redis]:
 
 
 @pytest.fixture
-def store(client: redis.Redis) -> ClaimStore:
-    return ClaimStore(client, Keys("regress:"), ttl_s=60)
+def settings(client: redis.Redis) -> Settings:
+    url = f"redis://127.0.0.1:{client.connection_pool.connection_kwargs['port']}/0"
+    return Settings(redis_url=url, api_token="t", key_prefix="regress:", rate_limit="1000/s")
 
 
 @pytest.fixture
-def outcomes(client: redis.Redis) -> OutcomeStore:
-    return OutcomeStore(client, Keys("regress:"))
-
-
-def record(client: redis.Redis, store: ClaimStore, job: Job, attempt: Attempt,
-           status: Status) -> None:
-    pipe = client.pipeline()  # a MULTI/EXEC transaction, as delivery.py builds it
-    store.record(pipe, job, attempt, status)
-    execute(pipe)
+def stores(settings: Settings, client: redis.Redis) -> Stores:
+    return Stores.build(settings, client)
 
 
 def test_a_recording_applied_twice_logs_its_attempt_once(
-        client: redis.Redis, store: ClaimStore, outcomes: OutcomeStore) -> None:
-    job = Job.new(probe_request("replay"), max_age_s=60)
-    failed = Attempt(number=1, started_at=time.time(), duration_ms=5.0, outcome="transient",
-                     http_status=503)
-    sent = Attempt(number=2, started_at=time.time(), duration_ms=5.0, outcome="success",
+        stores: Stores, settings: Settings) -> None:
+    producer = Producer(settings=settings)
+    job_id = producer.enqueue(probe_request("replay"))
+    [item] = handed_out(stores)
+    claim = stores.claims.claim(item, owner="w", lease_s=LEASE_S)
+    assert claim.job is not None
+    sent = Attempt(number=1, started_at=time.time(), duration_ms=5.0, outcome="success",
                    http_status=200)
+    assert stores.claims.succeed(claim.job, "w", sent) is RecordResult.DONE
+    assert stores.claims.succeed(claim.job, "w", sent) is RecordResult.DONE  # the re-send
 
-    record(client, store, job, failed, Status.RETRYING)
-    record(client, store, job.next(spend=True), sent, Status.SUCCEEDED)
-    record(client, store, job.next(spend=True), sent, Status.SUCCEEDED)  # the re-send
-
-    outcome = outcomes.read(job.job_id)
+    outcome = producer.outcome(job_id)
     assert outcome is not None
-    assert [a["number"] for a in outcome["attempts"]] == [1, 2]
-    assert (outcome["status"], outcome["attempt_count"]) == ("succeeded", 2)
-    assert 0 < client.pttl(Keys("regress:").attempts(job.job_id)) <= 60_000
+    assert [a["number"] for a in outcome["attempts"]] == [1]
+    assert (outcome["status"], outcome["attempt_count"]) == ("succeeded", 1)
 
 
 def test_a_job_whose_takeover_holder_dies_too_is_taken_over_again(
-        store: ClaimStore, outcomes: OutcomeStore) -> None:
-    message = Job.new(probe_request("takeover"), max_age_s=60)  # attempt 0, all copies
+        stores: Stores, settings: Settings) -> None:
+    producer = Producer(settings=settings)
+    job_id = producer.enqueue(probe_request("takeover"))
+    [message] = handed_out(stores)  # every redelivered copy carries this dispatch number
     t = time.time()
 
-    assert store.claim(message, owner="A", lease_s=LEASE_S, now=t).result == "claimed"
-    b = store.claim(message, owner="B", lease_s=LEASE_S, now=t + LEASE_S + 1)  # A died
-    assert (b.result, b.abandoned) == ("claimed", True)
-    c = store.claim(message, owner="C", lease_s=LEASE_S, now=t + 2 * LEASE_S + 2)  # B died
-    assert (c.result, c.abandoned) == ("claimed", True)  # was: stale, and the job lost
-    assert (b.attempts, c.attempts) == (1, 2)
+    assert stores.claims.claim(message, owner="A", lease_s=LEASE_S, now=t).result is (
+        ClaimResult.CLAIMED)
+    b = stores.claims.claim(message, owner="B", lease_s=LEASE_S, now=t + LEASE_S + 1)  # A died
+    assert (b.result, b.abandoned) == (ClaimResult.CLAIMED, True)
+    c = stores.claims.claim(message, owner="C", lease_s=LEASE_S, now=t + 2 * LEASE_S + 2)
+    assert (c.result, c.abandoned) == (ClaimResult.CLAIMED, True)  # B died: not stale
+    assert b.job is not None and c.job is not None
+    assert (b.job.attempt, c.job.attempt) == (1, 2)
 
-    # While C's lease runs, an old copy is still stale, and C re-running its claim
+    # While C's lease runs, another copy is a duplicate, and C re-running its claim
     # script (a reply lost to a dropped connection) still holds the job at its count.
-    assert store.claim(message, owner="D", lease_s=LEASE_S, now=t + 2 * LEASE_S + 3
-                       ).result == "stale"
-    again = store.claim(message, owner="C", lease_s=LEASE_S, now=t + 2 * LEASE_S + 3)
-    assert (again.result, again.attempts) == ("claimed", 2)
-    outcome = outcomes.read(message.job_id)
+    assert stores.claims.claim(message, owner="D", lease_s=LEASE_S,
+                               now=t + 2 * LEASE_S + 3).result is ClaimResult.LEASED
+    again = stores.claims.claim(message, owner="C", lease_s=LEASE_S, now=t + 2 * LEASE_S + 3)
+    assert again.result is ClaimResult.CLAIMED and again.job is not None
+    assert again.job.attempt == 2
+    outcome = producer.outcome(job_id)
     assert outcome is not None
     assert [(a["number"], a["ambiguous"]) for a in outcome["attempts"]] == [(1, True),
                                                                              (2, True)]

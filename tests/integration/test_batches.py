@@ -1,7 +1,8 @@
-"""Batch messages (`enqueue_many`) through real workers and the emulator.
+"""Batch messages through real workers and the emulator.
 
-A batch's jobs are delivered side by side, each with its own claim, outcome and
-retry; the batch message stops being watched once every job in it is recorded.
+The dispatcher hands waiting jobs out NOTIFY_BATCH_SIZE to a message, whether they were
+enqueued one by one or together; a batch's jobs are delivered side by side, each with
+its own claim, outcome and retry, and stop being watched once recorded.
 """
 
 from __future__ import annotations
@@ -14,6 +15,8 @@ from producers import Producer
 from producers.job import BATCH_TASK_NAME, Job
 from producers.keys import Keys
 from tests.integration.helpers import example
+from worker.store import Stores
+from worker.store.metrics import read_counters
 
 pytestmark = pytest.mark.integration
 
@@ -38,7 +41,23 @@ def test_every_job_of_every_batch_is_sent_once_and_recorded(
     assert len(emulator_client.requests()) == 30
     keys = Keys(settings.key_prefix)
     wait_until(lambda: redis_client.zcard(keys.watch) == 0, 10, "the batches to be unwatched")
-    assert redis_client.hlen(keys.watch_messages) == 0
+
+
+def test_one_job_enqueues_travel_in_batch_messages_too(settings, start_worker, emulator_client,
+                                                       redis_client):
+    batching = settings.replace(batch_size=8)
+    producer = Producer(settings=batching)
+    try:
+        ids = [producer.enqueue(example()) for _ in range(16)]  # waiting before any worker
+        start_worker(settings_override=batching)
+        assert {producer.wait(i, timeout=30)["status"] for i in ids} == {"succeeded"}
+    finally:
+        producer.close()
+    keys = Keys(settings.key_prefix)
+    wait_until(lambda: read_counters(redis_client, keys).get("message_jobs") == 16, 10,
+               "the worker's counters")
+    assert read_counters(redis_client, keys)["messages"] == 2  # two messages of eight jobs
+    assert len(emulator_client.requests()) == 16
 
 
 def test_one_failing_job_is_retried_alone_while_its_batch_succeeds(
@@ -54,13 +73,15 @@ def test_one_failing_job_is_retried_alone_while_its_batch_succeeds(
 
 def test_a_batch_redelivered_after_it_was_done_sends_nothing_again(
         settings, start_worker, emulator_client, redis_client):
-    """A copy of a finished batch (say, republished by the watchdog) is fenced by claims."""
+    """A copy of a finished batch (kombu restoring it late, say) is fenced by claims."""
     batching = settings.replace(batch_size=4)
     producer = Producer(settings=batching)
     keys = Keys(settings.key_prefix)
     queue = keys.queue(settings.queue)
     try:
         ids = producer.enqueue_many([example() for _ in range(4)])
+        stores = Stores.build(batching, redis_client)
+        stores.waiting.dispatch()
         [message] = redis_client.lrange(queue, 0, -1)
         worker = start_worker(settings_override=batching)
         for job_id in ids:
@@ -78,7 +99,7 @@ def test_a_batch_redelivered_after_it_was_done_sends_nothing_again(
 def test_an_item_that_is_not_a_job_is_dropped_and_the_rest_of_its_batch_sent(
         settings, start_worker, emulator_client, producer):
     """A batch published by hand (plain Celery) with one malformed item: the worker logs
-    and drops that item, sends the real job once, and keeps running."""
+    and drops that item, takes the real job in (it waits, then goes), and keeps running."""
     job = Job.new(example(), max_age_s=60)
     publisher = Celery(broker=settings.redis_url)
     publisher.conf.broker_transport_options = {"global_keyprefix": settings.key_prefix}
@@ -87,7 +108,7 @@ def test_an_item_that_is_not_a_job_is_dropped_and_the_rest_of_its_batch_sent(
                         queue=settings.queue)
     publisher.close()
     assert producer.wait(job.job_id, timeout=30)["status"] == "succeeded"
-    wait_until(lambda: "not a notify-relay job" in worker.log_text(), 10,
+    wait_until(lambda: "not a valid notify-relay job" in worker.log_text(), 10,
                "the malformed item to be logged")
     assert len(emulator_client.requests()) == 1
     assert worker.alive()

@@ -135,9 +135,9 @@ def test_flower_lists_the_task_as_succeeded_with_a_summary_and_no_token_or_user_
     wait_until(listed_succeeded, 20, "Flower to list the task as succeeded", poll_s=0.2)
     answer = flower.get("/api/tasks")
     [task] = [t for t in answer.json().values() if job_id in (t.get("args") or "")]
-    assert task["name"] == "notify_relay.send"
-    assert "kind=transactional" in task["args"] and "targets=2" in task["args"]
-    assert task["result"] == "'sent'"
+    assert task["name"] == "notify_relay.deliver"
+    assert task["args"] == f"('deliver 1: {job_id}',)"  # ids only
+    assert task["result"] == "'sent=1'"
     detail = flower.get(f"/api/task/info/{task['uuid']}")
     assert secrets_in(answer.text + detail.text, api_token, user_id, email) == []
 
@@ -201,8 +201,9 @@ def test_flower_summaries_are_built_from_the_job_whatever_the_publisher_sent():
     assert summary.startswith("('job=j1 kind=transactional") and "u-9" not in summary
     assert summarize_args([{"not": "a job"}]) == "('<not a notify-relay job>',)"
     batch = summarize_args([[job, {**job, "job_id": "j2"}]])
-    assert batch.startswith("('batch of 2: job=j1 kind=transactional") and "u-9" not in batch
+    assert batch == "('batch of 2: j1 j2',)"
     assert summarize_args([[job, {"not": "a job"}]]) == "('<not a notify-relay job>',)"
+    assert summarize_args([[["j1", 1, 5.0, 0], ["j2", 3, -1, 0]]]) == "('deliver 2: j1 j2',)"
 
 
 @pytest.mark.parametrize("arg", [

@@ -12,10 +12,9 @@ import pytest
 
 from notify_relay.processes import wait_until
 from producers import Producer
-from producers.job import Job
 from producers.keys import Keys
-from producers.message import task_message
 from tests.integration.helpers import example
+from worker.store import Stores
 
 pytestmark = pytest.mark.integration
 
@@ -51,15 +50,14 @@ def test_a_job_held_by_a_killed_worker_is_redelivered_and_sent_at_most_twice(
 
 def test_a_redelivered_copy_of_a_succeeded_job_is_acknowledged_without_a_post(
         producer, start_worker, settings, emulator_client, redis_client):
-    worker = start_worker()
+    queue = Keys(settings.key_prefix).queue(settings.queue)
     job_id = producer.enqueue(example())
+    Stores.build(settings, redis_client).waiting.dispatch()  # hand it out ourselves
+    [message] = redis_client.lrange(queue, 0, -1)
+    worker = start_worker()
     producer.wait(job_id, timeout=30)
-    record = producer.outcome(job_id)
-    copy = Job(job_id=job_id, request=example(), enqueued_at=record["enqueued_at"],
-               expires_at=record["expires_at"])
 
-    redis_client.lpush(Keys(settings.key_prefix).queue(settings.queue),
-                       task_message(copy, settings.queue))
+    redis_client.lpush(queue, message)  # the same message again, as kombu may restore it
 
     wait_until(lambda: f"skip job={job_id}" in worker.log_text(), 30, "the copy to be skipped")
     assert len(emulator_client.requests()) == 1
@@ -74,7 +72,7 @@ def test_a_second_enqueue_with_the_same_idempotency_key_returns_the_first_job(
 
     assert again == first == batch[0]
     assert batch[1] != first
-    assert redis_client.llen(Keys(settings.key_prefix).queue(settings.queue)) == 2
+    assert redis_client.llen(Keys(settings.key_prefix).waiting("normal", "ABCDE-12345")) == 2
     assert producer.outcome(first)["idempotency_key"] == "order-77"
 
 
@@ -120,7 +118,7 @@ def test_sigterm_lets_in_flight_sends_finish_and_starts_nothing_new(
 # Keys allowed without a TTL: each is bounded by the number of live jobs or by the
 # dead-letter limits (see producers/keys.py).
 BOUNDED = ("retries", "watch", "dead:index", "dead:entries", "dead:reasons", "circuit", "unacked",
-           "unacked_index", "_kombu.binding")
+           "unacked_index", "_kombu.binding", "wait:", "ring:", "apps", "sched", "wake")
 
 
 def test_every_key_is_under_the_prefix_and_expires_or_is_bounded(
@@ -138,7 +136,7 @@ def test_every_key_is_under_the_prefix_and_expires_or_is_bounded(
     assert redis_client.exists(f"{settings.key_prefix}_kombu.binding.{settings.queue}")
     for key in redis_client.scan_iter(f"{settings.key_prefix}*"):
         name = key.decode()[len(settings.key_prefix):]
-        if key == queue_key or name.startswith(BOUNDED):
+        if key == queue_key or name.startswith(BOUNDED) or name.endswith(":held"):
             continue
         assert redis_client.ttl(key) > 0, f"{key!r} never expires"
 
@@ -149,6 +147,7 @@ def test_a_message_lost_between_brpop_and_unacked_is_published_again_and_sent_on
     # worker killed in between loses it. Simulate exactly that loss: pop it ourselves.
     quick = settings.replace(visibility_timeout_s=4.0)
     job_id = Producer(settings=quick).enqueue(example())
+    Stores.build(quick, redis_client).waiting.dispatch()
     assert redis_client.rpop(Keys(quick.key_prefix).queue(quick.queue))
 
     start_worker(settings_override=quick)

@@ -137,26 +137,24 @@ def test_a_systemic_failure_alerts_only_for_the_send_that_opened_the_circuit(
     assert (counters["circuit_opened"], counters["circuit_closed"]) == (1, 1)
 
 
-def test_deferrals_skips_and_limiter_waits_are_counted_by_bounded_labels(
+def test_deferrals_skips_and_late_results_are_counted_by_bounded_labels(
         events, job, redis_client, keys):
-    events.deferred(job, 1.5, "circuit open")
-    events.deferred(job, 0.7, "rate limited")
-    events.skipped(job, "final", "succeeded")
-    events.limiter_wait(job, 0.25)
-    events.limiter_wait(job, 0.5)
+    events.deferred(job, "circuit open")
+    events.deferred(job, "slot too far off")
+    events.skipped(job.job_id, "final", "succeeded")
+    events.late(job, None)
 
     counters = read_counters(redis_client, keys)
-    assert counters["deferred:circuit_open"] == counters["deferred:rate_limited"] == 1
+    assert counters["deferred:circuit_open"] == counters["deferred:slot_too_far_off"] == 1
     assert counters["skipped:final"] == 1
-    assert counters["limiter_waits"] == 2
-    assert counters["limiter_wait_seconds"] == pytest.approx(0.75)
+    assert counters["late"] == 1
 
 
 def test_events_without_metrics_still_log(job, caplog):
     caplog.set_level(logging.INFO, "notify_relay")
-    Events().deferred(job, 1.0, "leased elsewhere")
+    Events().deferred(job, "circuit open")
 
-    assert caplog.records[0].notify["why"] == "leased_elsewhere"
+    assert caplog.records[0].notify["why"] == "circuit_open"
 
 
 def test_a_metrics_write_that_fails_does_not_fail_the_delivery(job, keys, caplog):
@@ -203,6 +201,6 @@ def test_a_worker_with_json_logs_writes_every_line_as_json_with_the_job_fields(
     mine = [r for r in logged() if r.get("job") == job_id]
     assert [r["event"] for r in mine] == ["state"]  # a success's attempt line is DEBUG
     assert mine[0]["http_status"] == 200 and mine[0]["duration_ms"] > 0
-    assert all(r["task_name"] == "notify_relay.send" for r in mine)
+    assert all(r["task_name"] == "notify_relay.deliver" for r in mine)
     assert any(r["logger"].startswith("celery") for r in logged())
     assert api_token not in worker.log_text()

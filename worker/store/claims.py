@@ -41,6 +41,7 @@ class ClaimResult(enum.StrEnum):
     STALE = "stale"  # an old copy: the job was handed out again since
     LEASED = "leased"  # another worker is sending it right now: this copy is a duplicate
     UNKNOWN = "unknown"  # no record (expired, or never enqueued here)
+    HELD = "held"  # its application got a 429 meanwhile: back to wait, unsent
 
 
 class ClaimDetail(enum.StrEnum):
@@ -125,10 +126,11 @@ class ClaimStore:
 
     def claim(self, item: Item, *, owner: str, lease_s: float,
               now: float | None = None) -> Claim:
-        keys = [self._keys.outcome(item.job_id), self._keys.watch, self._budget.token_key]
+        keys = [self._keys.outcome(item.job_id), self._keys.watch, self._budget.token_key,
+                self._budget.held_key]
         args = [item.job_id, item.dispatch, owner, int(lease_s * 1000), _ms(now), item.slot_ms,
                 self._budget.late_ms, self._budget.rate.per_second, self._budget.rate.burst,
-                self._grace_ms]
+                self._grace_ms, self._keys.prefix]
         return parse_claim(item.job_id, CLAIM(self._redis, keys, args))
 
     def succeed(self, job: Job, owner: str, attempt: Attempt,

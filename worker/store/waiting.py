@@ -41,7 +41,7 @@ WAITING = Script(_LUA / "waiting.lua", Priority, includes=[_LUA / "records.lua"]
 
 #: Slots are handed out this far ahead: the Celery queue holds at most this much work,
 #: and it bounds how long urgent work waits behind a backlog (with one send interval).
-HORIZON_S = 0.5
+HORIZON_S = 0.25
 #: Jobs one dispatch call hands out at most (it holds Redis for about a millisecond).
 MOST_PER_CALL = 512
 #: Jobs handed out and not claimed yet, at most: at least this ...

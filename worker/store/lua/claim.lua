@@ -7,6 +7,7 @@
 --   stale   - an old copy: the job was handed out again since (dispatch number moved on)
 --   leased  - another worker is sending it right now: this copy is a duplicate
 --   unknown - no such record (expired, or never enqueued here)
+--   held    - its application got a 429 since it was handed out: back to wait, unsent
 -- A copy whose slot is more than `late` ms past takes a fresh slot from the limiter, so a
 -- late send never bunches with the ones after it.
 --
@@ -14,15 +15,15 @@
 -- lease has run out plus `grace`, so a holder that died with no copy of its message left
 -- anywhere still has its job taken over.
 --
--- KEYS: 1 record, 2 watch zset, 3 token limiter state
+-- KEYS: 1 record, 2 watch zset, 3 token limiter state, 4 held scopes (scope -> until ms)
 -- ARGV: 1 job id, 2 dispatch number ('' = whatever it is now), 3 owner, 4 lease ms,
 --       5 now ms ('' = Redis clock), 6 slot ms (-1: none), 7 late ms, 8 token rate/s,
---       9 token burst, 10 watch grace ms
+--       9 token burst, 10 watch grace ms, 11 key prefix
 
 local now = clock(ARGV[5])
 local key, id, owner = KEYS[1], ARGV[1], ARGV[3]
 local h = live_fields(key, 'status', 'dispatch', 'lease_until', 'lease_owner',
-  'sending_since', 'attempts', 'spent')
+  'sending_since', 'attempts', 'spent', 'application')
 if not h then
   redis.call('ZREM', KEYS[2], id)
   return {ClaimResult.FINAL, final_status(key)}
@@ -41,6 +42,13 @@ if status == Status.SENDING and h[4] ~= owner then
 elseif status ~= Status.SENDING then
   if status ~= Status.QUEUED and status ~= Status.RETRYING then return {ClaimResult.FINAL, status} end
   if expected ~= dispatch then return {ClaimResult.STALE, ''} end
+  local held_until = redis.call('HGET', KEYS[4], app_scope(h[8] or ''))
+  if held_until and tonumber(held_until) > now and tonumber(ARGV[6]) >= 0 then
+    redis.call('HINCRBY', key, 'dispatch', 1)  -- this message can no longer claim it
+    wait_again(ARGV[11], key, id)
+    redis.call('ZREM', KEYS[2], id)
+    return {ClaimResult.HELD, held_until}
+  end
 end
 redis.call('HSET', key, 'status', Status.SENDING, 'lease_until', now + tonumber(ARGV[4]),
   'lease_owner', owner, 'sending_since', now, 'updated_at', fmt(now / 1000))

@@ -19,5 +19,5 @@ local untl = math.max(tonumber(raw[1] or '0'), now + tonumber(ARGV[2]))
 redis.call('HSET', KEYS[1], 'until', fmt(untl), 'factor', fmt(factor), 'hit_at', fmt(now),
   'cut_at', fmt(cut_at))
 extend(KEYS[1], untl - now + LIMITER.STATE_TTL_MS)
-redis.call('HSET', KEYS[2], ARGV[3], '1')
+redis.call('HSET', KEYS[2], ARGV[3], fmt(untl))  -- claims read it: held back till then
 return {fmt(factor), fmt(untl)}
