@@ -26,6 +26,7 @@ from producers.job import Job
 from producers.keys import Keys
 from producers.message import batch_message, batch_watch_id, task_message
 from producers.outcomes import FINAL, OutcomeStore, initial_fields
+from producers.redis_errors import raises_queue_errors
 from producers.scripts import Script, execute
 from producers.settings import Settings
 from producers.validation import validate, validate_many
@@ -54,6 +55,7 @@ class Producer:
         """Build from `REDIS_URL` and the `NOTIFY_*` variables (see the README table)."""
         return cls(settings=Settings.from_env(os.environ if environ is None else environ))
 
+    @raises_queue_errors
     def enqueue(
         self,
         request: dict[str, Any],
@@ -65,13 +67,15 @@ class Producer:
         """Validate and enqueue one request; return its job id.
 
         With an `idempotency_key` seen inside the window, return the first job's id
-        and enqueue nothing. Raises `producers.ValidationError` (nothing enqueued).
+        and enqueue nothing. Raises `producers.ValidationError` (nothing enqueued), or a
+        `producers.QueueError` when Redis fails (`QueueUnavailable`, `QueueFull`).
         """
         checked = validate(request, strict=strict, max_targets=self.settings.max_targets)
         job = self._new_job(checked, idempotency_key, expires_in)
         taken = self._publish([job], self._redis)
         return _text(taken[1]) if taken else job.job_id
 
+    @raises_queue_errors
     def enqueue_many(
         self,
         requests: Iterable[dict[str, Any]],
@@ -112,10 +116,12 @@ class Producer:
             ids[index] = ids[first_index]
         return ids
 
+    @raises_queue_errors
     def outcome(self, job_id: str) -> dict[str, Any] | None:
         """The job's status and attempt log, or None if unknown (or expired)."""
         return self._outcomes.read(job_id)
 
+    @raises_queue_errors
     def wait(self, job_id: str, timeout: float = 30.0, poll_s: float = 0.05) -> dict[str, Any]:
         """Poll until the job is final (succeeded or dead); TimeoutError past `timeout`."""
         deadline = time.monotonic() + timeout
@@ -128,6 +134,7 @@ class Producer:
                 raise TimeoutError(f"job {job_id} still {status} after {timeout:g}s")
             time.sleep(poll_s)
 
+    @raises_queue_errors
     def close(self) -> None:
         self._redis.close()
 

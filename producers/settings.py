@@ -13,9 +13,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-
-class SettingsError(ValueError):
-    """A variable has a value the service cannot start with; the text names it."""
+# Defined with the rest of the tree; importable from here as before (the same class).
+from producers.exceptions import SettingsError
 
 
 @dataclass(frozen=True)

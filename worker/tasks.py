@@ -20,6 +20,7 @@ from celery.exceptions import Reject
 
 from producers.job import BATCH_TASK_NAME, TASK_NAME
 from producers.message import batch_watch_id
+from producers.redis_errors import redis_error_line
 from producers.scripts import execute
 from worker import runtime
 from worker.celery import app, settings
@@ -78,7 +79,8 @@ def send_batch(self: Any, jobs: list[dict[str, Any]]) -> str:
             rt.stores.watchdog.untrack(pipe, batch_watch_id(self.request.id))
             execute(pipe)
     except redis.RedisError as exc:
-        log.error("redis error while closing a batch: %s; requeueing", exc)
+        log.error("%s", redis_error_line(exc, settings.redis_url,
+                                         todo="requeueing the batch message"))
         _requeue()
     return _counts(actions)
 
@@ -108,7 +110,8 @@ def _deliver_one(job: dict[str, Any], rt: runtime.Runtime) -> str:
     except redis.RedisError as exc:
         # Redis is unreachable: keep the message. If the requeue fails too, kombu's
         # visibility timeout brings the message back once Redis is.
-        log.error("redis error while delivering: %s; requeueing", exc)
+        log.error("%s", redis_error_line(exc, settings.redis_url,
+                                         todo="requeueing the message"))
         return Undelivered.REQUEUE
     except Exception as exc:  # a bug must still leave the job in a known state
         log.exception("internal error while delivering")

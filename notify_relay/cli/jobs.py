@@ -15,7 +15,8 @@ from producers import Producer, ValidationError
 @click.command()
 @click.argument("file", type=click.File("rb"))
 @click.option("--idempotency-key", help="Only for a single request: dedupe key.")
-@click.option("--expires-in", type=float, help="Seconds until the job is too late to send.")
+@click.option("--expires-in", type=click.FloatRange(min=0, min_open=True),
+              help="Seconds until the job is too late to send.")
 @click.option("--strict", is_flag=True, help="Also reject structures whose fields are unknown.")
 def enqueue(file: IO[bytes], idempotency_key: str | None, expires_in: float | None,
             strict: bool) -> None:
