@@ -124,7 +124,7 @@ def queue_error(exc: rx.RedisError, endpoint: str) -> NotifyRelayError:
     if isinstance(exc, _LOGIN_REFUSED):
         return SettingsError(f"REDIS_URL: redis at {endpoint} refused the login ({why})",
                              todo="check the user, password and ACL in REDIS_URL")
-    codes = set(_REPLY_CODE.findall(str(exc)))
+    codes = set(_REPLY_CODE.findall(why))  # not in the quoted arguments of a pipeline note
     for row in _ROWS:
         if isinstance(exc, row.kinds) or codes & row.codes:
             return row.error(row.what.format(endpoint=endpoint), why, row.todo, endpoint,
