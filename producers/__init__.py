@@ -6,18 +6,31 @@
     job_id = producer.enqueue(request, priority="urgent", idempotency_key="order-77")
     producer.outcome(job_id)
 
+Everything it raises to application code derives from `producers.NotifyRelayError`
+(the tree is drawn in `producers/exceptions.py`); redis-py's errors never escape it.
+
 This package never imports `worker`: a job waits in Redis until a worker hands it out.
 """
 
 from producers.builders import segment_push, transactional_push
+from producers.exceptions import (
+    NotifyRelayError,
+    NotReplicated,
+    QueueError,
+    QueueFull,
+    QueueUnavailable,
+    SettingsError,
+    ValidationError,
+    http_status_for,
+    one_line,
+)
 from producers.job import TASK_NAME, Job, Priority
 from producers.outcomes import DEAD_REASONS, Attempt, Status
 from producers.producer import Producer
 from producers.schemas import MessageType, Platform
-from producers.settings import Settings, SettingsError
+from producers.settings import Settings
 from producers.validation import (
     DEFAULT_MAX_TARGETS,
-    ValidationError,
     flatten_messages,
     validate,
     validate_many,
@@ -31,14 +44,21 @@ __all__ = [
     "Attempt",
     "Job",
     "MessageType",
+    "NotReplicated",
+    "NotifyRelayError",
     "Platform",
     "Priority",
     "Producer",
+    "QueueError",
+    "QueueFull",
+    "QueueUnavailable",
     "Settings",
     "SettingsError",
     "Status",
     "ValidationError",
     "flatten_messages",
+    "http_status_for",
+    "one_line",
     "segment_push",
     "transactional_push",
     "validate",

@@ -21,6 +21,7 @@ from producers.connection import redis_client
 from producers.enqueue import ENQUEUE, Enqueuer, Plan
 from producers.job import Priority
 from producers.outcomes import FINAL, OutcomeStore
+from producers.redis_errors import raises_queue_errors
 from producers.scripts import execute
 from producers.settings import Settings
 
@@ -46,6 +47,7 @@ class Producer:
         """Build from `REDIS_URL` and the `NOTIFY_*` variables (see the README table)."""
         return cls(settings=Settings.from_env(os.environ if environ is None else environ))
 
+    @raises_queue_errors
     def enqueue(
         self,
         request: dict[str, Any],
@@ -60,13 +62,15 @@ class Producer:
         `priority`: "urgent", "normal" (default) or "bulk". With an `idempotency_key`
         seen inside the window, return the first job's id and enqueue nothing. Raises
         `producers.ValidationError`, or ValueError for a bad priority or `expires_in`
-        (nothing enqueued).
+        (nothing enqueued), or a `producers.QueueError` when Redis fails
+        (`QueueUnavailable`, `QueueFull`).
         """
         plan = self._enqueuer.plan([request], priority=priority,
                                    idempotency_keys=[idempotency_key],
                                    expires_in=expires_in, strict=strict, single=True)
         return self._run(plan)[0]
 
+    @raises_queue_errors
     def enqueue_many(
         self,
         requests: Iterable[dict[str, Any]],
@@ -87,10 +91,12 @@ class Producer:
                                    strict=strict)
         return self._run(plan)
 
+    @raises_queue_errors
     def outcome(self, job_id: str) -> dict[str, Any] | None:
         """The job's status and attempt log, or None if unknown (or expired)."""
         return self._outcomes.read(job_id)
 
+    @raises_queue_errors
     def wait(self, job_id: str, timeout: float = 30.0, poll_s: float = 0.05) -> dict[str, Any]:
         """Poll until the job is final (succeeded or dead); TimeoutError past `timeout`."""
         deadline = time.monotonic() + timeout
@@ -103,6 +109,7 @@ class Producer:
                 raise TimeoutError(f"job {job_id} still {status} after {timeout:g}s")
             time.sleep(poll_s)
 
+    @raises_queue_errors
     def close(self) -> None:
         self._redis.close()
 

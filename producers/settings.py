@@ -15,9 +15,8 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
-
-class SettingsError(ValueError):
-    """A variable has a value the service cannot start with; the text names it."""
+# Defined with the rest of the tree; importable from here as before (the same class).
+from producers.exceptions import SettingsError
 
 
 class Refused(ValueError):

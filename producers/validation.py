@@ -10,12 +10,14 @@ request's size as a whole (§14) is checked here, on the body `request_json` giv
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Iterable, Mapping
 from typing import Any
 
 import marshmallow
 
+# The error and its (path, text) pairs live with the rest of the tree; importable from
+# here as before.
+from producers.exceptions import ValidationError, flatten_messages
 from producers.schemas.advice import request_warnings
 from producers.schemas.base import SCHEMA_KEY
 from producers.schemas.options import DEFAULT_MAX_TARGETS, options_for, using
@@ -44,44 +46,6 @@ def request_json(request: Mapping[str, Any]) -> str:
     """The body as worker.http POSTs it: compact JSON, ASCII only (non-ASCII as \\u
     escapes), so its length is its size in bytes."""
     return _ENCODER.encode(request)
-
-
-class ValidationError(marshmallow.ValidationError):
-    """A request broke the contract; `messages` is a nested dict keyed by field."""
-
-    def __str__(self) -> str:
-        return "\n".join(f"{path}: {text}" for path, text in flatten_messages(self.messages))
-
-
-def flatten_messages(messages: Any, prefix: str = "") -> list[tuple[str, str]]:
-    """Turn marshmallow's nested messages into (dotted.path, text) pairs.
-
-    An object-level error (`_schema`) is reported at the object's own path, e.g.
-    `segment: Exactly one of code, expression, filter_expression is required.`
-    """
-    if isinstance(messages, Mapping):
-        pairs: list[tuple[str, str]] = []
-        for key, value in messages.items():
-            if key == SCHEMA_KEY and prefix:
-                path = prefix
-            else:
-                path = f"{prefix}.{_segment(key)}" if prefix else _segment(key)
-            pairs.extend(flatten_messages(value, path))
-        return pairs
-    if isinstance(messages, list | tuple):
-        if all(isinstance(m, str) for m in messages):
-            return [(prefix or SCHEMA_KEY, " ".join(messages))]
-        return [pair for m in messages for pair in flatten_messages(m, prefix)]
-    return [(prefix or SCHEMA_KEY, str(messages))]
-
-
-_PLAIN_SEGMENT = re.compile(r"[A-Za-z0-9_\-]+")
-
-
-def _segment(key: Any) -> str:
-    """A path segment as typed: plain names bare, anything else JSON-quoted (`"a.b"`)."""
-    text = str(key)
-    return text if _PLAIN_SEGMENT.fullmatch(text) else json.dumps(text)
 
 
 def validate(

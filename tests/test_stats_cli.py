@@ -122,13 +122,14 @@ def test_health_is_ok_with_redis_and_needs_a_heartbeat_only_with_worker(
         assert result.output.count("\n") == 1  # one line, for a health-check log
 
 
-def test_health_says_unhealthy_when_redis_is_unreachable():
+def test_health_says_redis_is_unavailable_in_one_line_and_exits_3():
     settings = Settings(redis_url=f"redis://:hunter2@127.0.0.1:{free_port()}/0")
 
     result = run(settings, "health")
 
-    assert result.exit_code == 1
-    assert result.output.startswith("unhealthy: redis unreachable")
+    assert result.exit_code == 3
+    assert result.stderr.startswith("notify-relay: redis at 127.0.0.1:")
+    assert "is unavailable" in result.stderr and result.stdout == ""
     assert "hunter2" not in result.output and result.output.count("\n") == 1
 
 

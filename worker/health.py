@@ -9,10 +9,9 @@ import fnmatch
 import time
 from dataclasses import dataclass
 
-import redis
-
 from producers.connection import redis_client
 from producers.keys import Keys
+from producers.redis_errors import redacted_endpoint, translate_redis_errors
 from producers.settings import Settings
 from worker.store.heartbeat import STALE_AFTER_S, live_workers
 
@@ -25,17 +24,19 @@ class Health:
 
 def check(settings: Settings, *, require_worker: bool, node: str = "*",
           timeout_s: float = 2.0, now: float | None = None) -> Health:
-    """Redis answers (and, if asked, a worker matching `node` beat recently)."""
+    """Redis answers (and, if asked, a worker matching `node` beat recently).
+
+    Redis not answering raises `producers.QueueUnavailable` (the CLI's one line, exit 3).
+    """
     client = redis_client(settings, socket_timeout=timeout_s,
                                   socket_connect_timeout=timeout_s)
     try:
-        started = time.perf_counter()
-        client.ping()
-        ping_ms = (time.perf_counter() - started) * 1000
-        workers = live_workers(client, Keys(settings.key_prefix),
-                               time.time() if now is None else now)
-    except redis.RedisError as exc:
-        return Health(False, f"unhealthy: redis unreachable ({type(exc).__name__}: {exc})")
+        with translate_redis_errors(redacted_endpoint(settings.redis_url)):
+            started = time.perf_counter()
+            client.ping()
+            ping_ms = (time.perf_counter() - started) * 1000
+            workers = live_workers(client, Keys(settings.key_prefix),
+                                   time.time() if now is None else now)
     finally:
         client.close()
     matching = sorted(name for name in workers if fnmatch.fnmatchcase(name, node))

@@ -28,6 +28,7 @@ from celery.exceptions import Reject, Retry
 
 from producers.enqueue import ENQUEUE, Enqueuer
 from producers.job import BATCH_TASK_NAME, DELIVER_TASK_NAME, TASK_NAME
+from producers.redis_errors import redis_error_line
 from producers.validation import ValidationError, validate
 from worker import runtime
 from worker.celery import app, settings
@@ -114,8 +115,8 @@ def _deliver_one(item: Item, rt: runtime.Runtime) -> Done | Undelivered:
     except redis.RedisError as exc:
         # Keep the message: if the requeue fails too, kombu's visibility timeout (or the
         # watchdog) brings the job back once Redis is.
-        log.error("redis error while delivering job %s: %s; the message comes back",
-                  item.job_id, exc)
+        log.error("%s", redis_error_line(exc, settings.redis_url,
+                                         todo=f"job {item.job_id}: requeueing the message"))
         return Undelivered.REQUEUE
 
 
@@ -126,8 +127,8 @@ def _give_back(items: list[Item], results: list[Done | Undelivered],
     try:
         rt.stores.claims.requeue(unstarted)
     except redis.RedisError as exc:
-        log.error("redis error while giving %d unstarted job(s) back: %s; the message comes "
-                  "back", len(unstarted), exc)
+        log.error("%s", redis_error_line(exc, settings.redis_url,
+                                         todo="requeueing the batch message"))
         _requeue()
     if Undelivered.REQUEUE in results:
         _requeue()
@@ -183,7 +184,8 @@ def _adopt(jobs: Iterable[Any]) -> str:
             [taken] = ENQUEUE(rt.stores.redis, *_call(enqueuer, job))
             counts["adopted" if taken else "known"] += 1
         except redis.RedisError as exc:
-            log.error("redis error while taking a job in: %s; the message comes back", exc)
+            log.error("%s", redis_error_line(exc, settings.redis_url,
+                                             todo="requeueing the message"))
             _requeue()
         except (ValidationError, KeyError, TypeError, ValueError) as exc:
             log.error("dropped a message item that is not a valid notify-relay job: %s",

@@ -1,23 +1,27 @@
 """`notify-relay`: enqueue and inspect jobs, run the emulator, the demo, the scheduler.
 
-Exit codes scripts can trust: 0 success, 1 the thing asked about is bad or missing
-(invalid request, unknown job), 2 usage or configuration error.
+Every command fails the same way, with one line on stderr and an exit code scripts can
+trust (the table is in `notify_relay/cli/errors.py`, `--help` and the README).
 """
 
 from __future__ import annotations
 
 import click
 
-from notify_relay.cli import config, contract, dead, jobs, ops, run
+from notify_relay.cli import config, contract, dead, errors, jobs, ops, run
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(cls=errors.Group, context_settings={"help_option_names": ["-h", "--help"]},
+             epilog=errors.EXIT_CODES_HELP)
 @click.version_option(package_name="notify-relay")
-def cli() -> None:
+@click.option("--debug", is_flag=True, envvar="NOTIFY_DEBUG",
+              help="On an error, also print the traceback (also NOTIFY_DEBUG=1).")
+def cli(debug: bool) -> None:
     """notify-relay: a queue-backed delivery worker for Pushwoosh Messaging API v2.
 
     Configuration comes from environment variables (REDIS_URL, PUSHWOOSH_API_TOKEN,
-    PUSHWOOSH_BASE_URL, NOTIFY_*); see the README's configuration table.
+    PUSHWOOSH_BASE_URL, NOTIFY_*); see the README's configuration table. An error is
+    one line on stderr, `notify-relay: <what>: <why>; <what to do>`.
     """
 
 

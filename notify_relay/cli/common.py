@@ -5,31 +5,24 @@ from __future__ import annotations
 import json
 import os
 import sys
-from typing import IO, Any
+from typing import Any
 
 import click
 
-from producers.settings import Settings, SettingsError
-
-
-class ConfigurationError(click.ClickException):
-    """A bad or missing setting: one line on stderr, exit 2, the same line the worker prints.
-
-    Not a `click.UsageError`: its "Usage: ..." preamble would point at the command line
-    when the fault is in the environment.
-    """
-
-    exit_code = 2
-
-    def show(self, file: IO[Any] | None = None) -> None:
-        click.echo(f"notify-relay: configuration error: {self.message}", err=True)
+from notify_relay.cli.errors import SETTINGS_KEY
+from producers.settings import Settings
 
 
 def load_settings() -> Settings:
-    try:
-        return Settings.from_env(os.environ)
-    except SettingsError as exc:
-        raise ConfigurationError(str(exc)) from None
+    """Settings from the environment; a bad variable raises `SettingsError` (exit 2).
+
+    They are also left in the click context, so an error can name the Redis endpoint.
+    """
+    settings = Settings.from_env(os.environ)
+    ctx = click.get_current_context(silent=True)
+    if ctx is not None:
+        ctx.meta[SETTINGS_KEY] = settings
+    return settings
 
 
 def print_json(value: Any) -> None:

@@ -17,7 +17,8 @@ from producers import Priority, Producer, ValidationError
 @click.option("--priority", type=click.Choice([p.value for p in Priority]), default="normal",
               show_default=True, help="urgent > normal > bulk when the budget is short.")
 @click.option("--idempotency-key", help="Only for a single request: dedupe key.")
-@click.option("--expires-in", type=float, help="Seconds until the job is too late to send.")
+@click.option("--expires-in", type=click.FloatRange(min=0, min_open=True),
+              help="Seconds until the job is too late to send.")
 @click.option("--strict", is_flag=True, help="Also reject structures whose fields are unknown.")
 def enqueue(file: IO[bytes], priority: str, idempotency_key: str | None,
             expires_in: float | None, strict: bool) -> None:

@@ -1,6 +1,7 @@
 """Operations commands: `stats`, `health`, `metrics` and `flower`.
 
-Exit codes as elsewhere: 0 fine, 1 unhealthy / Redis unreachable, 2 usage or configuration.
+Exit codes as elsewhere (notify_relay/cli/errors.py): 0 fine, 1 unhealthy (no live worker),
+2 usage or configuration, 3 Redis unavailable.
 """
 
 from __future__ import annotations
@@ -15,13 +16,12 @@ import time
 from typing import IO, Any
 
 import click
-import redis
 
 from notify_relay import container as pid1
-from notify_relay.cli.common import ConfigurationError, load_settings
+from notify_relay.cli.common import load_settings
 from notify_relay.supervise import run_until_stopped
 from producers.connection import redis_client
-from producers.settings import Settings
+from producers.settings import Settings, SettingsError
 from worker.exporter import serve
 from worker.health import check
 from worker.store import Stores
@@ -57,9 +57,6 @@ def stats(as_json: bool, watch: bool, interval: float, count: int | None) -> Non
             if not watch or (count is not None and shown >= count):
                 return
             time.sleep(interval)  # a screen refresh period, not a wait for some state
-    except redis.RedisError as exc:
-        click.echo(f"notify-relay: redis unreachable: {exc}", err=True)
-        sys.exit(1)
     except KeyboardInterrupt:
         return
     finally:
@@ -158,7 +155,10 @@ def _scope(scope: dict[str, Any]) -> str:
                    "Flower, emulator, metrics: their HTTP port; else Redis): the image's "
                    "check.")
 def health(require_worker: bool, node: str, this_host: bool, container: bool) -> None:
-    """One line, exit 0 when healthy, 1 when not (for Docker and orchestrators)."""
+    """One line; exit 0 healthy, 1 unhealthy (no live worker), 3 Redis unavailable.
+
+    For Docker and orchestrators, which take any non-zero code as unhealthy.
+    """
     if container:
         if require_worker or this_host or node != "*":
             raise click.UsageError("--container picks the check from PID 1 itself: "
@@ -216,14 +216,15 @@ def flower(port: int, address: str | None, allow_control: bool,
     listens on 127.0.0.1 only). Extra arguments go to Flower, except those that would
     undo these guards (address, port, read_only, auth, basic_auth, unix_socket, conf).
     """
+    settings = load_settings()  # a bad variable is its own SettingsError, with its advice
     try:
-        argv, env = flower_command(load_settings(), dict(os.environ), port=port,
+        argv, env = flower_command(settings, dict(os.environ), port=port,
                                    address=address, allow_control=allow_control,
                                    extra=flower_args)
     except FlowerArgumentError as exc:
         raise _Refused(str(exc)) from None
-    except ValueError as exc:
-        raise ConfigurationError(str(exc)) from None
+    except ValueError as exc:  # its text already says what to do
+        raise SettingsError(str(exc), todo="") from None
     raise SystemExit(run_until_stopped(argv, env))  # a stop signal reaches Flower, surely
 
 
