@@ -19,6 +19,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,11 +28,12 @@ import pytest
 import redis
 
 from notify_relay.processes import Service, free_port, wait_until
-from producers import Job, Producer
+from producers import Producer
 from producers.connection import redis_client
 from producers.keys import Keys
-from producers.scripts import execute
+from producers.outcomes import DeadReason
 from producers.settings import Settings
+from tests.integration.helpers import handed_out
 from worker.store import Stores
 
 PASSWORD = "secret"
@@ -97,15 +99,15 @@ def seed(url: str) -> tuple[str, str]:
     settings = Settings(redis_url=url)
     request = json.loads((EXAMPLES / "segment.json").read_text())
     producer = Producer(settings=settings)
-    job_id = producer.enqueue(request)
+    job_id, dead_id = producer.enqueue(request), producer.enqueue(request)
     producer.close()
     stores = Stores.build(settings, redis_client(settings))
-    dead = Job.new(request, max_age_s=60)
-    with stores.redis.pipeline() as pipe:
-        stores.dead.add(pipe, dead, "permanent", "HTTP 400")
-        execute(pipe)
+    [item] = [i for i in handed_out(stores) if i.job_id == dead_id]
+    claim = stores.claims.claim(item, owner="seed", lease_s=60)
+    assert claim.job is not None
+    stores.claims.bury(claim.job, "seed", None, DeadReason.PERMANENT, "HTTP 400", time.time())
     stores.redis.close()
-    return job_id, dead.job_id
+    return job_id, dead_id
 
 
 def fill(server: PrivateRedis) -> None:

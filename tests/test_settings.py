@@ -158,7 +158,8 @@ def test_the_cli_exits_2_with_one_line_and_no_token_for_a_bad_token():
     assert done.stderr.splitlines() == [
         "notify-relay: configuration error: PUSHWOOSH_API_TOKEN=*** is not valid: expected the "
         "server API access token in visible ASCII characters only (no space, line break or "
-        "control character inside)"]
+        "control character inside); fix it in the environment (`notify-relay config` lists "
+        "every variable)"]
     assert "SECRET" not in done.stdout + done.stderr
 
 

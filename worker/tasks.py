@@ -116,7 +116,7 @@ def _deliver_one(item: Item, rt: runtime.Runtime) -> Done | Undelivered:
         # Keep the message: if the requeue fails too, kombu's visibility timeout (or the
         # watchdog) brings the job back once Redis is.
         log.error("%s", redis_error_line(exc, settings.redis_url,
-                                         todo=f"job {item.job_id}: requeueing the message"))
+                                         todo="requeueing the message"))
         return Undelivered.REQUEUE
 
 

@@ -50,7 +50,8 @@ def _whole_file(data: bytes, number: int, skipped: int) -> Iterator[Item]:
         yield from _document_items(document, number, skipped + len(data))
         return
     lines = list(_json_lines(iter(data.splitlines(keepends=True)), number, skipped))
-    if not any(isinstance(item.value, dict) for item in lines):  # one broken document
+    # JSON Lines after all when its first line stands on its own; else one broken document
+    if not lines or lines[0].problem is not None:
         yield Item(f"line {number}", problem=problem, size=skipped + len(data))
         return
     yield from lines

@@ -1,7 +1,7 @@
 """Producer input fuzzing: random and mutated requests never put a bad job on the queue.
 
 For every input, `Producer.enqueue` and `notify-relay enqueue FILE` either accept it, and
-the message on the queue carries a body that `producers.validate` accepts and that is
+the job waiting carries a body that `producers.validate` accepts and that is
 strict JSON, or refuse it with a `producers.ValidationError` (exit 1 for the CLI) that
 names every problem as `path.to.field: message`, the path leading into the request,
 and leave the queue as it was. Nothing else: no other exception, no traceback.
@@ -11,7 +11,6 @@ Runs against a private `redis-server` (no AOF needed here). Fast: not marked `fa
 
 from __future__ import annotations
 
-import base64
 import copy
 import json
 import os
@@ -182,18 +181,10 @@ def strict_json(text: str) -> Any:
     return json.loads(text, parse_constant=refuse)
 
 
-def queued_request(message: bytes) -> Any:
-    """The request inside a one-job kombu message, decoded as strictly as JSON allows."""
-    [request] = queued_requests(message)
-    return request
-
-
-def queued_requests(message: bytes) -> list[Any]:
-    """The requests inside a kombu message (one job, or a batch of them)."""
-    envelope = strict_json(message.decode())
-    [[argument], _kwargs, _embed] = strict_json(base64.b64decode(envelope["body"]).decode())
-    jobs = argument if isinstance(argument, list) else [argument]
-    return [job["request"] for job in jobs]
+def stored_request(client: redis.Redis, keys: Keys, job_id: str) -> Any:
+    """The request a job's record holds (what will be POSTed), decoded as strictly as
+    JSON allows."""
+    return strict_json(client.hget(keys.outcome(job_id), "body").decode())
 
 
 # --- fixtures ---
@@ -222,20 +213,22 @@ def producer(fuzz_settings: Settings) -> Iterator[Producer]:
 @pytest.fixture(scope="module")
 def queue(fuzz_settings: Settings) -> Iterator[Queue]:
     client = redis.Redis.from_url(fuzz_settings.redis_url)
-    yield Queue(client, Keys(fuzz_settings.key_prefix).queue(QUEUE))
+    yield Queue(client, Keys(fuzz_settings.key_prefix))
     client.close()
 
 
 class Queue:
-    def __init__(self, client: redis.Redis, key: str) -> None:
-        self.client, self.key = client, key
+    """Every job waiting, whatever its priority and application."""
+
+    def __init__(self, client: redis.Redis, keys: Keys) -> None:
+        self.client, self.keys = client, keys
 
     def __len__(self) -> int:
-        return int(self.client.llen(self.key))
+        return sum(int(self.client.llen(key))
+                   for key in self.client.scan_iter(f"{self.keys.prefix}wait:*"))
 
-    def newest(self, n: int) -> list[bytes]:
-        """The last `n` messages pushed (LPUSH puts the newest first), oldest first."""
-        return list(reversed(self.client.lrange(self.key, 0, n - 1)))
+    def request_of(self, job_id: str) -> Any:
+        return stored_request(self.client, self.keys, job_id)
 
 
 # --- the properties ---
@@ -258,8 +251,7 @@ def test_enqueue_queues_only_valid_jobs_and_names_every_bad_field(
         assert_field_path_error(request, error)
         return
     assert len(queue) == before + 1
-    [message] = queue.newest(1)
-    body = queued_request(message)
+    body = queue.request_of(job_id)
     assert validate(body) == body
     outcome = producer.outcome(job_id)
     assert outcome is not None and outcome["status"] == "queued"
@@ -308,8 +300,7 @@ def test_the_enqueue_command_queues_a_file_only_if_every_line_is_valid(
         assert_cli_errors(lines, done.stderr)
         return
     job_ids = done.stdout.split()
-    bodies = [body for message in queue.newest(len(queue) - before)
-              for body in queued_requests(message)]
+    bodies = [queue.request_of(job_id) for job_id in job_ids]
     assert len(job_ids) == len(lines) == len(bodies)
     for body in bodies:
         assert validate(body) == body

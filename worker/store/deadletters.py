@@ -26,6 +26,9 @@ from producers.validation import request_json
 _LUA = Path(__file__).with_name("lua")
 REPLAY = Script(_LUA / "replay.lua", Status,
                 includes=[_LUA / "records.lua", _LUA / "deadletters.lua"])
+PURGE = Script(_LUA / "dead_purge.lua", includes=[_LUA / "deadletters.lua"])
+#: Dead letters deleted per script call (one call holds Redis about a millisecond).
+PURGE_BATCH = 500
 
 
 class DeadLetterStore:
@@ -68,17 +71,12 @@ class DeadLetterStore:
 
     def purge(self, entries: list[dict[str, Any]]) -> int:
         """Delete these entries (as read from the store); how many were still there."""
-        pipe = self._redis.pipeline()
-        for entry in entries:
-            pipe.hdel(self._keys.dead_entries, entry["job"]["job_id"])
-        gone = pipe.execute()
-        pipe = self._redis.pipeline()
-        for entry, removed in zip(entries, gone, strict=True):
-            if removed:
-                pipe.zrem(self._keys.dead_index, entry["job"]["job_id"])
-                pipe.hincrby(self._keys.dead_reasons, entry["reason"], -1)
-        pipe.execute()
-        return sum(map(int, gone))
+        keys = [self._keys.dead_index, self._keys.dead_entries, self._keys.dead_reasons]
+        gone = 0
+        for start in range(0, len(entries), PURGE_BATCH):
+            ids = [entry["job"]["job_id"] for entry in entries[start:start + PURGE_BATCH]]
+            gone += int(PURGE(self._redis, keys, ids))
+        return gone
 
     def replay(self, entry: dict[str, Any], now: float | None = None) -> bool:
         """Send a dead job again: same id, key, priority and attempt log; a fresh budget

@@ -13,6 +13,8 @@
 local now = clock(ARGV[3])
 local entry = redis.call('HGET', KEYS[3], ARGV[1])
 if not entry then return 0 end
+-- First a write Redis refuses when full: then a full Redis refuses the whole replay.
+redis.call('HINCRBY', KEYS[4], reason_of(entry), -1)
 redis.call('DEL', KEYS[1])
 redis.call('HSET', KEYS[1], 'status', Status.QUEUED, 'kind', ARGV[7], 'application', ARGV[6],
   'priority', ARGV[5], 'enqueued_at', fmt(now / 1000),
@@ -26,7 +28,6 @@ if redis.call('RPUSH', ARGV[2] .. 'wait:' .. ARGV[5] .. ':' .. scope, ARGV[1]) =
   redis.call('RPUSH', ARGV[2] .. 'ring:' .. ARGV[5], scope)
   redis.call('HSET', ARGV[2] .. 'apps', scope, ARGV[6])
 end
-redis.call('HINCRBY', KEYS[4], reason_of(entry), -1)
 redis.call('HDEL', KEYS[3], ARGV[1])
 redis.call('ZREM', KEYS[2], ARGV[1])
 wake(ARGV[2])
