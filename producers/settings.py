@@ -69,11 +69,6 @@ def _redis_url(raw: str) -> str:
 def _http_url(raw: str) -> str:
     if not re.match(r"^https?://[^/\s]+", raw):
         raise ValueError
-    # L9: the token goes in the Authorization header; over plain http to another host it
-    # travels in clear (and to any HTTP proxy). The local emulator stays allowed.
-    if raw.startswith("http://") and not _is_loopback(urlsplit(raw).hostname or ""):
-        raise Refused("plain http:// is only for a loopback host (127.0.0.1, ::1, "
-                      "localhost): elsewhere the API token would travel in clear; use https://")
     return raw.rstrip("/")
 
 
@@ -163,6 +158,9 @@ SPECS: tuple[Spec, ...] = (
          "Required by the worker."),
     Spec("PUSHWOOSH_BASE_URL", "base_url", "https://api.pushwoosh.com", "http(s) URL",
          _http_url, "Where `/messaging/v2/notify` lives (the emulator in local runs)."),
+    Spec("NOTIFY_ALLOW_PLAIN_HTTP", "allow_plain_http", "false", "true or false", _bool,
+         "Allow an http:// PUSHWOOSH_BASE_URL on a host that is not loopback (an emulator "
+         "on a private network); the token then travels in clear."),
     Spec("SENTRY_DSN", "sentry_dsn", "", "a Sentry DSN, or empty",
          _text, "Sentry reporting is on when set."),
     Spec("SENTRY_ENVIRONMENT", "sentry_environment", "production", "text",
@@ -239,6 +237,7 @@ class Settings:
     redis_url: str = "redis://127.0.0.1:6379/0"
     api_token: str = field(default="", repr=False)
     base_url: str = "https://api.pushwoosh.com"
+    allow_plain_http: bool = False
     sentry_dsn: str = field(default="", repr=False)
     sentry_environment: str = "production"
     sentry_release: str = ""
@@ -287,6 +286,15 @@ class Settings:
 
     def check(self) -> None:
         """Cross-field rules that a single variable cannot express."""
+        # L9: the token goes in the Authorization header; over plain http to another host
+        # it travels in clear (and to any HTTP proxy). The local emulator stays allowed.
+        host = urlsplit(self.base_url).hostname or ""
+        if self.base_url.startswith("http://") and not (_is_loopback(host)
+                                                        or self.allow_plain_http):
+            raise SettingsError(
+                "PUSHWOOSH_BASE_URL is not valid: plain http:// is only for a loopback host "
+                "(127.0.0.1, ::1, localhost): elsewhere the API token would travel in clear; "
+                "use https://, or set NOTIFY_ALLOW_PLAIN_HTTP=true for a test endpoint")
         if self.outcome_ttl_s <= self.max_age_s:
             raise SettingsError(
                 "NOTIFY_OUTCOME_TTL must be longer than NOTIFY_MAX_AGE, or outcomes of "

@@ -13,7 +13,6 @@ workers and reconciles.
 
 from __future__ import annotations
 
-import base64
 import json
 import secrets
 import threading
@@ -26,7 +25,7 @@ from typing import Any
 import redis
 
 from notify_relay.processes import free_port
-from producers import Producer
+from producers import Producer, QueueError
 from producers.keys import Keys
 from producers.settings import Settings
 from tests.faults.cluster import EmulatorProcess, RedisServer, WorkerPool
@@ -178,7 +177,11 @@ class Scenario:
         for job_id in job_ids:
             pipe.hmget(self.keys.outcome(job_id), "status", "lease_owner")
         pids: list[int | None] = []
-        for status, owner in pipe.execute():
+        for reply in pipe.execute(raise_on_error=False):
+            if isinstance(reply, Exception):  # a final record (one string): not held
+                pids.append(None)
+                continue
+            status, owner = reply
             held = status == b"sending" and owner
             pids.append(int(owner.decode().rsplit(":", 2)[1]) if held else None)
         return pids
@@ -271,7 +274,7 @@ class Scenario:
                 ids = producer.enqueue_many(requests, idempotency_keys=markers)
                 self.jobs.update(zip(markers, ids, strict=True))
                 return
-            except redis.RedisError:
+            except QueueError:
                 failures += 1
                 if failures == 1:
                     self.notes.append(f"enqueue of {markers[0]}.. refused by Redis at "
@@ -316,37 +319,62 @@ class Scenario:
     def _poll_final(self, client: redis.Redis) -> None:
         pending = [job_id for job_id in list(self.jobs.values()) if job_id not in self.final]
         try:
-            pipe = client.pipeline(transaction=False)
-            for job_id in pending:
-                pipe.hget(self.keys.outcome(job_id), "status")
-            statuses = pipe.execute()
+            statuses = self._statuses(client, pending)
         except redis.RedisError:
             return  # Redis is down on purpose; look again at the next poll
         self.final.update(j for j, s in zip(pending, statuses, strict=True)
                           if s in (b"succeeded", b"dead"))
 
+    def _statuses(self, client: redis.Redis, job_ids: list[str]) -> list[bytes | None]:
+        """Each job's status: a final record is one string (WRONGTYPE for HGET), whose
+        status is its second element (producers/outcomes.py)."""
+        pipe = client.pipeline(transaction=False)
+        for job_id in job_ids:
+            pipe.hget(self.keys.outcome(job_id), "status")
+        statuses = []
+        for job_id, reply in zip(job_ids, pipe.execute(raise_on_error=False), strict=True):
+            if isinstance(reply, redis.ResponseError) and "WRONGTYPE" in str(reply):
+                raw = client.get(self.keys.outcome(job_id)) or b"[0, null]"
+                reply = json.loads(raw.split(b"\n")[0])[1].encode()
+            elif isinstance(reply, Exception):
+                raise reply
+            statuses.append(reply)
+        return statuses
+
     def residue(self, client: redis.Redis) -> dict[str, int]:
-        """What could still lead to a send: messages queued, parked or held unacked, and
-        jobs the watchdog still watches (it pushes a vanished message again, after
-        NOTIFY_VISIBILITY_TIMEOUT x 2: worker/watchdog.py)."""
+        """What could still lead to a send: jobs waiting, messages queued, parked or held
+        unacked, and jobs the watchdog still watches (it puts a job whose message vanished
+        back to wait, after NOTIFY_VISIBILITY_TIMEOUT x 2: worker/store/watchdog.py)."""
         return {
+            "waiting": sum(int(client.llen(key)) for key in self._waiting_lists(client)),
             "queued": int(client.llen(self.keys.queue(QUEUE))),
             "parked": int(client.zcard(self.keys.retries)),
             "unacked": int(client.hlen(f"{self.prefix}unacked")),
             "watched": int(client.zcard(self.keys.watch)),
         }
 
+    def _waiting_lists(self, client: redis.Redis) -> list[bytes]:
+        return list(client.scan_iter(f"{self.prefix}wait:*"))
+
     def holders(self, client: redis.Redis) -> dict[str, str]:
-        """Job id -> where a message for it still is (queued, parked, unacked)."""
+        """Job id -> where something that could still send it is (waiting, queued,
+        parked, unacked, watched)."""
         held: dict[str, str] = {}
-        places = [("queued", client.lrange(self.keys.queue(QUEUE), 0, -1)),
-                  ("parked", client.zrange(self.keys.retries, 0, -1)),
-                  # kombu keeps [message, exchange, routing key] per unacked delivery
-                  ("unacked", [json.dumps(json.loads(v)[0])
-                               for v in client.hvals(f"{self.prefix}unacked")])]
-        for place, messages in places:
-            for message in messages:
-                held.setdefault(job_of(message), place)
+        messages = [("queued", client.lrange(self.keys.queue(QUEUE), 0, -1)),
+                    # kombu keeps [message, exchange, routing key] per unacked delivery
+                    ("unacked", [json.dumps(json.loads(v)[0])
+                                 for v in client.hvals(f"{self.prefix}unacked")])]
+        for place, found in messages:
+            for message in found:
+                for job_id in jobs_of(message):
+                    held.setdefault(job_id, place)
+        ids = [("parked", client.zrange(self.keys.retries, 0, -1)),
+               ("watched", client.zrange(self.keys.watch, 0, -1)),
+               ("waiting", [i for key in self._waiting_lists(client)
+                            for i in client.lrange(key, 0, -1)])]
+        for place, found in ids:
+            for job_id in found:
+                held.setdefault(job_id.decode(), place)
         return held
 
     def _quiesce(self) -> None:
@@ -377,8 +405,7 @@ class Scenario:
             producer.close()
         client = redis.Redis.from_url(self.settings.redis_url)
         try:
-            dead = list(DeadLetterStore(client, self.keys, max_count=self.settings.dead_max,
-                                        ttl_s=self.settings.dead_ttl_s).iter_newest())
+            dead = list(DeadLetterStore(client, self.keys, self.settings).iter_newest())
             held = self.holders(client)
         finally:
             client.close()
@@ -408,8 +435,8 @@ def probe_request(marker: str) -> dict[str, Any]:
     }}
 
 
-def job_of(message: bytes | str) -> str:
-    """The job id inside a kombu task message."""
+def jobs_of(message: bytes | str) -> list[str]:
+    """The job ids a `deliver` message carries (its body is plain JSON)."""
     envelope = json.loads(message)
-    [[job], _kwargs, _embed] = json.loads(base64.b64decode(envelope["body"]))
-    return str(job["job_id"])
+    [[items], _kwargs, _embed] = json.loads(envelope["body"])
+    return [str(item[0]) for item in items]
