@@ -183,7 +183,7 @@ def _container_health(hostname: str) -> tuple[bool, str]:
         return pid1.http_check(probe)
     # Settings only where Redis is checked: the emulator and Flower need none of them.
     result = check(load_settings(), require_worker=probe.kind == "worker",
-                   node=pid1.worker_pattern(probe.node) if probe.node else "*")
+                   node=probe.pattern or "*")
     return result.ok, f"{result.line} [{probe.what}]"
 
 
