@@ -57,13 +57,16 @@ def run(system: System, n: int, latency_ms: float, redis: RedisServer, endpoint:
     target = Target(redis.url, endpoint.url)
     system.prefill(target, [BODY] * n)
     redis.reset_stats()
+    redis_cpu = redis.cpu_seconds()
     started = time.monotonic()
     workers = Workers(system.launch(target, log_dir, _tag(system, latency_ms)))
     try:
         result = _measure(workers, n, endpoint, started, timeout_s=TIMEOUT_FLOOR_S + n / 10)
         calls = redis.command_calls()
+        redis_cpu = redis.cpu_seconds() - redis_cpu
     finally:
         workers.stop()
+    result["redis_cpu_ms_per_job"] = 1000 * redis_cpu / n
     result["redis_calls_per_job"] = {k: v / n for k, v in sorted(calls.items())}
     result["redis_commands_per_job"] = sum(calls.values()) / n
     return result
