@@ -1,4 +1,4 @@
-"""What application code imports: the request contract and the `Producer`.
+"""What application code imports: the request contract, `Producer` and `AsyncProducer`.
 
     from producers import Producer, validate, ValidationError
 
@@ -6,13 +6,18 @@
     job_id = producer.enqueue(request, priority="urgent", idempotency_key="order-77")
     producer.outcome(job_id)
 
+    async with AsyncProducer.from_env() as producer:      # asyncio: the same contract
+        job_id = await producer.enqueue(request)
+
 Everything it raises to application code derives from `producers.NotifyRelayError`
 (the tree is drawn in `producers/exceptions.py`); redis-py's errors never escape it.
 
 This package never imports `worker`: a job waits in Redis until a worker hands it out.
 """
 
+from producers.async_producer import AsyncProducer
 from producers.builders import segment_push, transactional_push
+from producers.enqueue import JobId
 from producers.exceptions import (
     NotifyRelayError,
     NotReplicated,
@@ -41,8 +46,10 @@ __all__ = [
     "DEAD_REASONS",
     "DEFAULT_MAX_TARGETS",
     "TASK_NAME",
+    "AsyncProducer",
     "Attempt",
     "Job",
+    "JobId",
     "MessageType",
     "NotReplicated",
     "NotifyRelayError",

@@ -17,6 +17,7 @@ from dataclasses import asdict, dataclass, fields
 from typing import Any
 
 import redis
+import redis.asyncio
 
 from producers.keys import Keys
 
@@ -133,7 +134,36 @@ def read_raw(client: redis.Redis, key: str) -> bytes | dict[bytes, bytes] | None
     try:
         return client.hgetall(key) or None
     except redis.ResponseError as exc:  # WRONGTYPE: final, kept as one string
-        if "WRONGTYPE" not in str(exc):
-            raise
-        value = client.get(key)
-        return value if isinstance(value, bytes) else None
+        _unless_final(exc)
+        return _string(client.get(key))
+
+
+async def aread_raw(client: redis.asyncio.Redis,
+                    key: str) -> bytes | dict[bytes, bytes] | None:
+    """`read_raw` on an asyncio client (the async producer's read side)."""
+    try:
+        return await client.hgetall(key) or None  # type: ignore[misc]
+    except redis.ResponseError as exc:
+        _unless_final(exc)
+        return _string(await client.get(key))
+
+
+def _unless_final(exc: redis.ResponseError) -> None:
+    """Re-raise a reply error other than WRONGTYPE (which means: a final record)."""
+    if "WRONGTYPE" not in str(exc):
+        raise exc
+
+
+def _string(value: Any) -> bytes | None:
+    return value if isinstance(value, bytes) else None
+
+
+def is_final(record: dict[str, Any] | None) -> bool:
+    """Whether a job whose outcome reads `record` is done (succeeded or dead)."""
+    return bool(record) and record["status"] in FINAL  # type: ignore[index]
+
+
+def still_waiting(job_id: str, record: dict[str, Any] | None, timeout: float) -> TimeoutError:
+    """The error `wait` raises when `timeout` passed before the job was final."""
+    status = record["status"] if record else "unknown"
+    return TimeoutError(f"job {job_id} still {status} after {timeout:g}s")

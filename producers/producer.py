@@ -18,9 +18,9 @@ from typing import Any
 import redis
 
 from producers.connection import redis_client
-from producers.enqueue import ENQUEUE, Enqueuer, Plan
+from producers.enqueue import ENQUEUE, Enqueuer, JobId, Plan
 from producers.job import Priority
-from producers.outcomes import FINAL, OutcomeStore
+from producers.outcomes import OutcomeStore, is_final, still_waiting
 from producers.redis_errors import raises_queue_errors
 from producers.scripts import execute
 from producers.settings import Settings
@@ -56,11 +56,12 @@ class Producer:
         idempotency_key: str | None = None,
         expires_in: float | None = None,
         strict: bool = False,
-    ) -> str:
-        """Validate and enqueue one request; return its job id.
+    ) -> JobId:
+        """Validate and enqueue one request; return its job id (a `str`).
 
         `priority`: "urgent", "normal" (default) or "bulk". With an `idempotency_key`
-        seen inside the window, return the first job's id and enqueue nothing. Raises
+        seen inside the window, return the first job's id and enqueue nothing (the id's
+        `.duplicate` is then True). Raises
         `producers.ValidationError`, or ValueError for a bad priority or `expires_in`
         (nothing enqueued), or a `producers.QueueError` when Redis fails
         (`QueueUnavailable`, `QueueFull`).
@@ -79,7 +80,7 @@ class Producer:
         idempotency_keys: Iterable[str | None] | None = None,
         expires_in: float | None = None,
         strict: bool = False,
-    ) -> list[str]:
+    ) -> list[JobId]:
         """Validate all, then enqueue all in pipelined round trips; ids in input order.
 
         If any request is invalid, raise one `ValidationError` keyed by item index and
@@ -102,18 +103,17 @@ class Producer:
         deadline = time.monotonic() + timeout
         while True:
             record = self.outcome(job_id)
-            if record and record["status"] in FINAL:
+            if record and is_final(record):
                 return record
             if time.monotonic() > deadline:
-                status = record["status"] if record else "unknown"
-                raise TimeoutError(f"job {job_id} still {status} after {timeout:g}s")
+                raise still_waiting(job_id, record, timeout)
             time.sleep(poll_s)
 
     @raises_queue_errors
     def close(self) -> None:
         self._redis.close()
 
-    def _run(self, plan: Plan) -> list[str]:
+    def _run(self, plan: Plan) -> list[JobId]:
         if len(plan.calls) == 1:
             [call] = plan.calls
             return plan.job_ids([ENQUEUE(self._redis, call.keys, call.args)])

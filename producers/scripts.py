@@ -9,6 +9,10 @@ here, in one place, for both ways a script is called:
 * `script.queue(pipe, keys, args)` on a pipeline, then `execute(pipe)`: the pipeline's
   replies, any NOSCRIPT one re-run with EVAL in a second round trip.
 
+On `redis.asyncio` (the async producer) the same two, awaited: `await script.acall(client,
+keys, args)`, and `script.queue(pipe, ...)` then `await aexecute(pipe)`, with the same
+NOSCRIPT handling (the async pipeline queues commands just as the blocking one does).
+
 Inside MULTI (`pipeline(transaction=True)`) a script is queued as EVAL: there a NOSCRIPT
 would fail that one command at EXEC while the others still apply, so the transaction
 would no longer be all or nothing. (redis-py's own `Script` object instead asks SCRIPT
@@ -28,6 +32,7 @@ from pathlib import Path
 from typing import Any
 
 import redis
+import redis.asyncio
 from redis.exceptions import NoScriptError
 
 #: Helpers every script may use (Redis scripts cannot import one another).
@@ -74,10 +79,18 @@ class Script:
         except NoScriptError:  # nothing ran: Redis restarted and forgot the script
             return client.eval(self.text, len(keys), *keys, *args)
 
-    def queue(self, pipe: redis.client.Pipeline, keys: Sequence[Any],
-              args: Sequence[Any]) -> None:
-        """Add a call to `pipe`; run the pipeline with `execute(pipe)`."""
-        if pipe.transaction:
+    async def acall(self, client: redis.asyncio.Redis, keys: Sequence[Any],
+                    args: Sequence[Any]) -> Any:
+        """`script(client, keys, args)` on an asyncio client."""
+        try:
+            return await client.evalsha(self.sha, len(keys), *keys, *args)  # type: ignore[misc]
+        except NoScriptError:
+            return await client.eval(self.text, len(keys), *keys, *args)  # type: ignore[misc]
+
+    def queue(self, pipe: redis.client.Pipeline | redis.asyncio.client.Pipeline,
+              keys: Sequence[Any], args: Sequence[Any]) -> None:
+        """Add a call to `pipe`; run the pipeline with `execute(pipe)` (`aexecute`)."""
+        if _in_multi(pipe):
             pipe.eval(self.text, len(keys), *keys, *args)
             return
         calls = pipe.__dict__.setdefault("_notify_scripts", [])
@@ -85,18 +98,48 @@ class Script:
         pipe.evalsha(self.sha, len(keys), *keys, *args)
 
 
+def _in_multi(pipe: Any) -> bool:
+    # redis-py names it `transaction` on the blocking pipeline, `is_transaction` on asyncio's.
+    return bool(getattr(pipe, "transaction", False) or getattr(pipe, "is_transaction", False))
+
+
 def execute(pipe: redis.client.Pipeline) -> list[Any]:
     """`pipe.execute()`, with every NOSCRIPT reply re-run as EVAL; raises the first error."""
     calls = pipe.__dict__.pop("_notify_scripts", [])
     replies = list(pipe.execute(raise_on_error=False))
-    missing = [(index, script, args) for index, script, args in calls
-               if isinstance(replies[index], NoScriptError)]
+    missing = _requeue_missing(pipe, calls, replies)
     if missing:
-        for _, script, args in missing:
+        _merge(replies, missing, pipe.execute(raise_on_error=False))
+    return _raise_first_error(replies)
+
+
+async def aexecute(pipe: redis.asyncio.client.Pipeline) -> list[Any]:
+    """`execute(pipe)` for an asyncio pipeline: the same replies, the same retry."""
+    calls = pipe.__dict__.pop("_notify_scripts", [])
+    replies = list(await pipe.execute(raise_on_error=False))
+    missing = _requeue_missing(pipe, calls, replies)
+    if missing:
+        _merge(replies, missing, await pipe.execute(raise_on_error=False))
+    return _raise_first_error(replies)
+
+
+def _requeue_missing(pipe: Any, calls: list[tuple[int, Script, tuple[Any, ...]]],
+                     replies: list[Any]) -> list[int]:
+    """Queue an EVAL on `pipe` for each script call that came back NOSCRIPT; their indexes."""
+    missing = []
+    for index, script, args in calls:
+        if isinstance(replies[index], NoScriptError):
             pipe.eval(script.text, *args)
-        for (index, _, _), reply in zip(missing, pipe.execute(raise_on_error=False),
-                                        strict=True):
-            replies[index] = reply
+            missing.append(index)
+    return missing
+
+
+def _merge(replies: list[Any], indexes: list[int], again: Sequence[Any]) -> None:
+    for index, reply in zip(indexes, again, strict=True):
+        replies[index] = reply
+
+
+def _raise_first_error(replies: list[Any]) -> list[Any]:
     for reply in replies:
         if isinstance(reply, Exception):
             raise reply

@@ -150,6 +150,26 @@ def _basic_auth(raw: str) -> str:
     return raw
 
 
+#: One NOTIFY_API_KEYS entry: NAME:SHA256HEX[:APP1|APP2] (notify_relay/api/auth.py reads it).
+API_KEY_ENTRY = re.compile(r"(?P<name>[A-Za-z0-9_.\-]{1,64}):(?P<digest>[0-9a-f]{64})"
+                           r"(?::(?P<apps>[^:,|\s]+(?:\|[^:,|\s]+)*))?")
+
+
+def _api_keys(raw: str) -> str:
+    names: set[str] = set()
+    for number, entry in enumerate(raw.split(",") if raw else (), start=1):
+        match = API_KEY_ENTRY.fullmatch(entry.strip())
+        # Fixed text only: the value is a secret's hash and never echoed (parse_one).
+        if match is None:
+            raise Refused(f"entry {number} is not NAME:SHA256HEX[:APP1|APP2] (a name of "
+                          "letters, digits, . _ -; 64 lowercase hex digits; `notify-relay "
+                          "api-key NAME` prints one)")
+        if match["name"] in names:
+            raise Refused(f"entry {number} repeats a key name: each key needs its own")
+        names.add(match["name"])
+    return raw
+
+
 SPECS: tuple[Spec, ...] = (
     Spec("REDIS_URL", "redis_url", "redis://127.0.0.1:6379/0", "redis:// or rediss:// URL",
          _redis_url, "Redis used as broker, outcome store, retry park and dead-letter store."),
@@ -227,6 +247,12 @@ SPECS: tuple[Spec, ...] = (
          _basic_auth, "Login `notify-relay flower` requires (Flower reads it itself)."),
     Spec("NOTIFY_FLOWER_LOCAL", "flower_local", "false", "true or false", _bool,
          "Let `notify-relay flower` run without a login, on 127.0.0.1 only."),
+    Spec("NOTIFY_API_KEYS", "api_keys", "", "NAME:SHA256HEX[:APP1|APP2],...", _api_keys,
+         "Keys `notify-relay api` accepts (`Authorization: Bearer <key>`), as SHA-256 "
+         "hashes, each optionally limited to some applications; `notify-relay api-key "
+         "NAME` makes one."),
+    Spec("NOTIFY_API_LOCAL", "api_local", "false", "true or false", _bool,
+         "Let `notify-relay api` run without keys, on 127.0.0.1 only."),
 )
 
 
@@ -269,6 +295,8 @@ class Settings:
     log_level: str = "info"
     flower_basic_auth: str = field(default="", repr=False)
     flower_local: bool = False
+    api_keys: str = field(default="", repr=False)
+    api_local: bool = False
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str], **overrides: Any) -> Settings:
@@ -343,7 +371,7 @@ class Settings:
         return dataclasses.replace(self, **changes)
 
 
-_SECRETS = frozenset({"api_token", "sentry_dsn", "flower_basic_auth"})
+_SECRETS = frozenset({"api_token", "sentry_dsn", "flower_basic_auth", "api_keys"})
 
 
 def parse_one(spec: Spec, raw: str) -> Any:

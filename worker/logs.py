@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 import logging
 import re
+import sys
 import time
 from typing import Any
 
@@ -94,6 +95,8 @@ def _iso_utc(created: float) -> str:
 
 def _task_context() -> dict[str, str]:
     """The running Celery task's id and name, as Celery's own TaskFormatter finds them."""
+    if "celery" not in sys.modules:  # the HTTP API's process: no task, and no Celery import
+        return {}
     from celery._state import get_current_task
 
     task = get_current_task()

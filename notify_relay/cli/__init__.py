@@ -1,4 +1,5 @@
-"""`notify-relay`: enqueue and inspect jobs, run the emulator, the demo, the scheduler.
+"""`notify-relay`: enqueue and inspect jobs, run the HTTP API, the emulator, the demo, the
+scheduler.
 
 Every command fails the same way, with one line on stderr and an exit code scripts can
 trust (the table is in `notify_relay/cli/errors.py`, `--help` and the README).
@@ -8,7 +9,7 @@ from __future__ import annotations
 
 import click
 
-from notify_relay.cli import config, contract, dead, errors, jobs, ops, run
+from notify_relay.cli import api, config, contract, dead, errors, jobs, ops, run
 
 
 @click.group(cls=errors.Group, context_settings={"help_option_names": ["-h", "--help"]},
@@ -27,7 +28,7 @@ def cli(debug: bool) -> None:
 
 for command in (jobs.enqueue, jobs.outcome, contract.validate, contract.schema, dead.dead,
                 run.emulator, run.demo, run.worker, run.scheduler, config.config, ops.stats,
-                ops.health, ops.metrics, ops.flower):
+                ops.health, ops.metrics, ops.flower, api.api, api.api_key):
     cli.add_command(command)
 
 
