@@ -4,6 +4,7 @@
     python -m benchmarks --quick         # 1 run each, small N: a smoke check
     python -m benchmarks --memory        # RSS after 10,000 and 100,000 jobs (long)
     python -m benchmarks --only e2e --no-peers --n0 20 --n50 0    # the smallest case
+    python -m benchmarks --only api --runs 3                       # HTTP API vs in-process
 
 Writes results.json (every run), results.md (the tables) and plot.png, plus the
 worker logs under logs/. See benchmarks/README.md for what each figure means.
@@ -25,7 +26,7 @@ from benchmarks.infra import Endpoint, RedisServer
 from benchmarks.suite import Plan, Suite, log
 
 RESULTS = Path(__file__).resolve().parent / "results"
-PARTS = ("capacity", "e2e", "enqueue", "latency", "profile", "memory")
+PARTS = ("capacity", "e2e", "enqueue", "latency", "profile", "memory", "api")
 
 
 def parse(argv: list[str] | None = None) -> argparse.Namespace:
@@ -42,6 +43,8 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
                         "(PxS: P processes, S senders; :1 one job per message)")
     parser.add_argument("--no-peers", action="store_true", help="notify-relay only")
     parser.add_argument("--memory-jobs", type=int, help="last memory checkpoint (100000)")
+    parser.add_argument("--api-n", type=int, help="requests per HTTP API run (default 6000)")
+    parser.add_argument("--api-workers", help="API server processes to compare (1,2)")
     parser.add_argument("--out", type=Path, help="results folder (default: a new timestamp)")
     return parser.parse_args(argv)
 
@@ -51,7 +54,8 @@ def make_plan(args: argparse.Namespace) -> Plan:
     if args.quick:
         plan = Plan(runs=1, n={0.0: 600, 50.0: 400}, enqueue_n=1000, capacity_n=1000,
                     layouts=("2x64", "2x16:1"), paced_s=2.0,
-                    parts=("capacity", "e2e", "enqueue", "latency"))
+                    parts=("capacity", "e2e", "enqueue", "latency", "api"), api_n=2000,
+                    api_paced_s=2.0)
     if args.memory:
         plan.parts = ("memory",)
     if args.only:
@@ -63,6 +67,9 @@ def make_plan(args: argparse.Namespace) -> Plan:
     plan.enqueue_n = args.enqueue_n or plan.enqueue_n
     plan.layouts = tuple(args.layouts.split(",")) if args.layouts else plan.layouts
     plan.peers = not args.no_peers
+    plan.api_n = args.api_n or plan.api_n
+    if args.api_workers:
+        plan.api_workers = tuple(int(w) for w in args.api_workers.split(","))
     if args.memory_jobs:
         plan.memory_checkpoints = (min(10_000, args.memory_jobs // 10), args.memory_jobs)
     return plan

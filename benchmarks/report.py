@@ -12,7 +12,7 @@ def markdown(results: dict[str, Any], meta: dict[str, Any]) -> str:
     parts = [_header(meta)]
     for name, render in (("e2e", _e2e), ("e2e", _goals), ("enqueue", _enqueue),
                          ("latency", _latency), ("capacity", _capacity),
-                         ("profile", _profile), ("memory", _memory)):
+                         ("profile", _profile), ("memory", _memory), ("api", _api)):
         if name in results:
             parts.append("\n".join(render(results)))
     return "\n\n".join(parts) + "\n"
@@ -124,6 +124,26 @@ def _enqueue(results: dict[str, Any]) -> Iterator[str]:
     yield from _table(["case", "jobs/s", "enqueue_many ÷ this"],
                       [[case, s.text(), f"{ours.ratio(s):.2f}x" if ours else ""]
                        for case, s in speeds.items()])
+
+
+def _api(results: dict[str, Any]) -> Iterator[str]:
+    rows = results["api"]
+    yield (f"## HTTP API: single enqueues over HTTP ({rows[0]['clients']} keep-alive clients) "
+           f"vs in-process `Producer.enqueue`, N = {rows[0]['n']:,}\n")
+    yield ("Goals: HTTP ≥ 0.5x the in-process rate; p99 < 25 ms paced at half the HTTP rate "
+           "(latency from when a request was due).\n")
+    table = []
+    for r in rows:
+        ratio, p99 = figure(r["runs"], "ratio"), figure(r["runs"], "p99_ms")
+        table.append([r["label"], figure(r["runs"], "in_process_per_s").text(),
+                      figure(r["runs"], "http_per_s").text(), ratio.text(".2f") + "x",
+                      figure(r["runs"], "p50_ms").text(".1f"), p99.text(".1f"),
+                      figure(r["runs"], "max_ms").text(".0f"),
+                      str(int(sum(run["errors"] for run in r["runs"]))),
+                      f"{'met' if ratio.median >= 0.5 else 'NOT met'} / "
+                      f"{'met' if p99.median < 25 else 'NOT met'}"])
+    yield from _table(["server", "in-process jobs/s", "HTTP req/s", "ratio", "p50 ms",
+                       "p99 ms", "max ms", "non-202", "goals (rate / p99)"], table)
 
 
 def _latency(results: dict[str, Any]) -> Iterator[str]:

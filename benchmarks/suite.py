@@ -13,7 +13,7 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-from benchmarks import capacity, e2e, enqueue, latency, memory, profile
+from benchmarks import api, capacity, e2e, enqueue, latency, memory, profile
 from benchmarks.infra import Endpoint, RedisServer
 from benchmarks.stats import figure
 from benchmarks.systems import PEERS_0MS, PEERS_50MS, System, notify_relay
@@ -35,11 +35,15 @@ class Plan:
     layouts: Sequence[str] = ("2x64", "1x64", "2x32", "2x128", "2x16:1")
     peers: bool = True
     paced_s: float = 6.0
-    parts: Sequence[str] = ("capacity", "e2e", "enqueue", "latency", "profile")
+    parts: Sequence[str] = ("capacity", "e2e", "enqueue", "latency", "profile", "api")
     profile_n: int = 6000
     profile_s: float = 8.0
     memory_checkpoints: Sequence[int] = (10_000, 100_000)
     memory_layout: str = "2x64"
+    #: The HTTP API part: requests per run, server processes to compare, paced seconds.
+    api_n: int = 6000
+    api_workers: Sequence[int] = (1, 2)
+    api_paced_s: float = 5.0
 
 
 def log(text: str) -> None:
@@ -66,7 +70,7 @@ class Suite:
         self.results: dict[str, Any] = {}
 
     def run(self) -> dict[str, Any]:
-        for part in ("capacity", "e2e", "enqueue", "latency", "profile", "memory"):
+        for part in ("capacity", "e2e", "enqueue", "latency", "profile", "memory", "api"):
             if part in self.plan.parts:
                 log(f"== {part}")
                 getattr(self, part)()
@@ -147,6 +151,18 @@ class Suite:
         result = memory.run(system, list(self.plan.memory_checkpoints), self.redis,
                             self.endpoint, self.logs)
         self.results["memory"] = {"label": system.label, **result}
+
+
+    def api(self) -> None:
+        runs = repeat(self.plan.runs, list(self.plan.api_workers), _api_label,
+                      lambda workers: api.run(workers, self.plan.api_n, self.plan.api_paced_s,
+                                              self.redis, self.logs))
+        self.results["api"] = [{"label": label, "n": self.plan.api_n, "clients": api.CLIENTS,
+                                "runs": rows} for label, rows in runs.items()]
+
+
+def _api_label(workers: int) -> str:
+    return f"notify-relay api --workers {workers}"
 
 
 def _label(system: System) -> str:
