@@ -9,6 +9,7 @@ scheduler, the metrics exporter), so the check reads what PID 1 is and checks th
 | `notify-relay flower`, `celery ... flower`  | GET /healthcheck on its port answers 2xx       |
 | `notify-relay emulator`                     | GET /_emulator/health on its port answers 2xx  |
 | `notify-relay metrics`                      | GET /favicon.ico on its port answers 2xx       |
+| `notify-relay api`                          | GET /healthz (Redis answers) on its port, 2xx  |
 | `notify-relay scheduler`, anything else     | Redis answers                                  |
 
 Why PID 1 rather than a health command per service: the check then travels with the
@@ -100,6 +101,10 @@ def _notify_relay(args: list[str], environ: Mapping[str, str], hostname: str) ->
         port = _last_value(rest, "--port") or environ.get("PORT") or "8080"
         return Probe("http", "notify-relay emulator",
                      url=_url(host, port, "/_emulator/health"))
+    if sub == "api":
+        host = _last_value(rest, "--host") or "127.0.0.1"
+        port = _last_value(rest, "--port") or environ.get("PORT") or "8000"
+        return Probe("http", "notify-relay api", url=_url(host, port, "/healthz"))
     if sub == "metrics":
         # prometheus_client answers /favicon.ico without collecting: every other path
         # runs a full scrape, which reads the queue in Redis (too much for every 30 s).

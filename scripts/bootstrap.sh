@@ -40,6 +40,16 @@ if ! redis_up; then
   redis_up || { echo "bootstrap: redis did not start" >&2; exit 1; }
 fi
 
+# tests/api/test_curl.py: a client that is not Python enqueues through the HTTP API.
+if ! command -v curl >/dev/null; then
+  if [ "$(id -u)" = 0 ]; then
+    echo "bootstrap: installing curl with apt-get (the HTTP API's curl test)"
+    apt_install curl
+  else
+    echo "bootstrap: curl is missing (not root: the curl test skips)" >&2
+  fi
+fi
+
 # tests/faults/hosts.py: network namespaces, veths and iptables inside them (iproute2,
 # iptables), a wall-clock offset per host (faketime; gcc and libc headers build the small
 # preload fix in tests/faults/monosleep.c). Not root: those tests skip (CI is root: they run).

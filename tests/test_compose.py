@@ -85,7 +85,8 @@ def assert_resolves(argv: list[str]) -> None:
 
 # A filled-in .env, as the README asks for (plus one setting), to interpolate with.
 SAMPLE_ENV = {"PUSHWOOSH_API_TOKEN": "tok-secret-123", "FLOWER_BASIC_AUTH": "ops:pw",
-              "REDIS_PASSWORD": "5f3a9c", "NOTIFY_KEY_PREFIX": "acme:"}
+              "REDIS_PASSWORD": "5f3a9c", "NOTIFY_KEY_PREFIX": "acme:",
+              "NOTIFY_API_KEYS": "orders:" + "0" * 64}
 
 
 def interpolate(value: Any, env: dict[str, str]) -> Any:
@@ -122,15 +123,16 @@ def environment(service: dict[str, Any], env: dict[str, str] = SAMPLE_ENV) -> di
     return {**from_files, **interpolate(service.get("environment", {}), env)}
 
 
-def test_the_stack_has_redis_worker_flower_and_a_dev_only_emulator(services):
-    assert set(services) >= {"redis", "worker", "flower", "emulator"}
+def test_the_stack_has_redis_worker_api_flower_and_a_dev_only_emulator(services):
+    assert set(services) >= {"redis", "worker", "api", "flower", "emulator"}
     assert services["emulator"]["profiles"] == ["dev"]
-    assert all("profiles" not in services[name] for name in ("redis", "worker", "flower"))
+    assert all("profiles" not in services[name] for name in ("redis", "worker", "api",
+                                                             "flower"))
 
 
 def test_one_service_builds_the_image_and_the_others_never_pull_it(services):
     ours = our_services(services)
-    assert set(ours) >= {"worker", "flower", "emulator"}
+    assert set(ours) >= {"worker", "api", "flower", "emulator"}
     builders = [name for name, service in ours.items() if "build" in service]
     assert builders == ["worker"]
     worker = ours["worker"]
@@ -158,7 +160,7 @@ def test_the_dockerfile_commands_resolve_to_entry_points():
 
 def test_the_image_health_check_has_a_check_for_every_command_the_stack_runs(services):
     # compose's `init: true` puts tini first: PID 1 is docker-init, the command its child.
-    expected = {"worker": "worker", "flower": "http", "emulator": "http"}
+    expected = {"worker": "worker", "api": "http", "flower": "http", "emulator": "http"}
     for name, service in our_services(services).items():
         assert "healthcheck" not in service, f"{name}: the image's check covers it"
         argv = ["/sbin/docker-init", "--", *service["command"]]
@@ -171,6 +173,8 @@ def test_the_image_health_check_has_a_check_for_every_command_the_stack_runs(ser
     assert flower.url == "http://127.0.0.1:5555/healthcheck"
     emulator = probe_for(services["emulator"]["command"], {}, "h")
     assert emulator.url == "http://127.0.0.1:8080/_emulator/health"
+    api = probe_for(services["api"]["command"], {}, "h")
+    assert api.url == "http://127.0.0.1:8000/healthz"
     dockerfile_cmd = json.loads(re.search(r"^CMD (\[.*\])$", DOCKERFILE.read_text(),
                                           re.M).group(1))  # type: ignore[union-attr]
     assert probe_for(dockerfile_cmd, {}, "h").kind == "worker"
@@ -199,9 +203,9 @@ def test_every_redis_url_carries_the_password_and_names_the_stacks_redis(service
         interpolate(services, {k: v for k, v in SAMPLE_ENV.items() if k != "REDIS_PASSWORD"})
 
 
-def test_flower_and_the_emulator_never_get_the_api_token(services):
+def test_the_api_flower_and_the_emulator_never_get_the_api_token(services):
     token = SAMPLE_ENV["PUSHWOOSH_API_TOKEN"]
-    for name in ("flower", "emulator"):
+    for name in ("api", "flower", "emulator"):
         service = services[name]
         assert "env_file" not in service, f"{name} would get the whole .env, token included"
         env = environment(service)
@@ -210,6 +214,10 @@ def test_flower_and_the_emulator_never_get_the_api_token(services):
     flower = environment(services["flower"])
     assert flower["FLOWER_BASIC_AUTH"] == "ops:pw"
     assert flower["NOTIFY_KEY_PREFIX"] == "acme:" and flower["NOTIFY_QUEUE"] == ""
+    # ...and the API what enqueueing needs: Redis with its password, the keys' hashes.
+    api = environment(services["api"])
+    assert api["NOTIFY_API_KEYS"] == SAMPLE_ENV["NOTIFY_API_KEYS"]
+    assert api["NOTIFY_KEY_PREFIX"] == "acme:"
     # Secrets come from .env only, never from the compose file itself.
     assert token not in COMPOSE.read_text()
 
@@ -231,11 +239,14 @@ def test_the_worker_scales_and_gets_time_to_finish_its_sends(services):
     assert grace > defaults.connect_timeout_s + defaults.read_timeout_s + 1.0
 
 
-def test_flower_is_published_on_the_hosts_loopback_only(services):
-    flower = services["flower"]
+def test_flower_and_the_api_are_published_on_the_hosts_loopback_only(services):
+    flower, api = services["flower"], services["api"]
     port = flower["command"][flower["command"].index("--port") + 1]
     assert flower["ports"] == [f"127.0.0.1:${{FLOWER_PORT:-5555}}:{port}"]
-    assert [s for name, s in services.items() if "ports" in s and name != "flower"] == []
+    api_port = api["command"][api["command"].index("--port") + 1]
+    assert api["ports"] == [f"127.0.0.1:${{API_PORT:-8000}}:{api_port}"]
+    published = [name for name, s in services.items() if "ports" in s]
+    assert sorted(published) == ["api", "flower"]
 
 
 def test_the_emulator_is_reachable_from_the_workers_only(compose, services):

@@ -53,6 +53,9 @@ COUNTERS: dict[str, tuple[str, str, str | None]] = {
              "(logged as late, nothing else changed).", None),
     "circuit_opened": ("notify_relay_circuit_episodes", "Times 401/403 stopped all sends.",
                        None),
+    # notify_relay/api/access.py: one per answer of the HTTP API, every process on every host
+    "api_requests": ("notify_relay_api_requests", "HTTP API answers, by status code.",
+                     "status"),
 }
 
 

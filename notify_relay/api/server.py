@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import logging
 import logging.config
+import signal
 from typing import Any
 
 import uvicorn
@@ -43,6 +44,18 @@ def log_config(settings: Settings) -> dict[str, Any]:
                         "notify_relay": {**ours, "level": settings.log_level.upper()}}}
 
 
+def exit_zero_after_graceful_stop() -> None:
+    """After its graceful shutdown uvicorn restores the handlers it found and raises the
+    signal again, so the process would die of SIGTERM (rc -15). The other processes of
+    the service exit 0 on SIGTERM (Celery's warm shutdown, Flower), and supervisors
+    (honcho, compose, systemd) read 0 as a clean stop: the handler found is this one."""
+    def stopped(signum: int, frame: object) -> None:
+        raise SystemExit(0)
+
+    signal.signal(signal.SIGTERM, stopped)
+    signal.signal(signal.SIGINT, stopped)
+
+
 def serve(settings: Settings, host: str, port: int, workers: int = 1) -> None:
     """Refuse to start without keys (auth.py), else serve until SIGTERM / Ctrl-C."""
     check_can_serve(settings, host)
@@ -52,6 +65,7 @@ def serve(settings: Settings, host: str, port: int, workers: int = 1) -> None:
     who = ("no keys: local requests only (NOTIFY_API_LOCAL)" if keyring.local else
            "keys: " + ", ".join(key.name for key in keyring.keys))
     log.info("api on http://%s:%d, %d worker(s); %s", host, port, workers, who)
+    exit_zero_after_graceful_stop()
     uvicorn.run("notify_relay.api.app:create_app", factory=True, host=host, port=port,
                 workers=workers, log_config=config, access_log=False, server_header=False,
                 timeout_graceful_shutdown=GRACEFUL_S, timeout_keep_alive=KEEP_ALIVE_S,

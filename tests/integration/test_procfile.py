@@ -25,6 +25,7 @@ from pathlib import Path
 import pytest
 import requests
 
+from notify_relay.api.auth import new_key
 from notify_relay.processes import wait_until
 from producers import Producer
 from tests.conftest import REDIS_URL, ROOT
@@ -36,6 +37,7 @@ PROCFILE = ROOT / "Procfile"
 BIN = Path(sys.executable).parent
 TOKEN = "procfile-test-token"
 BASIC_AUTH = ("ops", "procfile-test-password")
+API_KEY, API_KEY_ENTRY = new_key("procfile")
 # Honcho's own process-type line pattern (honcho/environ.py).
 PROCFILE_LINE = re.compile(r"^([A-Za-z0-9_-]+):\s*(.+)$")
 STOPPED = re.compile(r"\|\s*(\S+)\.1 stopped \(rc=(-?\d+)\)")
@@ -100,6 +102,7 @@ def honcho_env(ports: dict[str, int], key_prefix: str) -> dict[str, str]:
         EMULATOR_TOKEN=TOKEN,  # the emulator accepts only our token
         PUSHWOOSH_BASE_URL=f"http://127.0.0.1:{ports['emulator']}",
         FLOWER_BASIC_AUTH=":".join(BASIC_AUTH),
+        NOTIFY_API_KEYS=API_KEY_ENTRY,
     )
     return env
 
@@ -139,9 +142,10 @@ def wait_ready(stack: Honcho) -> None:
             raise AssertionError(f"honcho exited early:\n{stack.output()[-4000:]}")
         return ("ready." in stack.lines_of("worker")
                 and answers(f"http://127.0.0.1:{stack.ports['emulator']}/_emulator/health")
-                and answers(f"http://127.0.0.1:{stack.ports['flower']}/healthcheck"))
+                and answers(f"http://127.0.0.1:{stack.ports['flower']}/healthcheck")
+                and answers(f"http://127.0.0.1:{stack.ports['api']}/healthz"))
 
-    wait_until(ready, 60, "worker, Flower and emulator to be ready under honcho")
+    wait_until(ready, 60, "worker, API, Flower and emulator to be ready under honcho")
 
 
 def test_procfile_declares_each_process_once_with_exec_and_flower_on_port():
@@ -151,8 +155,9 @@ def test_procfile_declares_each_process_once_with_exec_and_flower_on_port():
     for name, command in commands.items():
         # exec: SIGTERM reaches the process itself, not a shell that dies of it (rc=-15).
         assert command.startswith("exec "), name
-    assert "PORT" in commands["flower"]
+    assert "PORT" in commands["flower"] and "PORT" in commands["api"]
     assert commands["worker"].startswith("exec notify-relay worker")
+    assert commands["api"].startswith("exec notify-relay api --host 0.0.0.0")
 
 
 def test_honcho_runs_the_procfile_jobs_succeed_and_every_process_stops_cleanly(honcho):
@@ -166,6 +171,14 @@ def test_honcho_runs_the_procfile_jobs_succeed_and_every_process_stops_cleanly(h
         producer.close()
     assert [r["status"] for r in records] == ["succeeded"] * 3, records
     assert all(r["attempts"][-1]["http_status"] == 200 for r in records)
+
+    api = f"http://127.0.0.1:{honcho.ports['api']}/v1/notifications"
+    auth = {"Authorization": f"Bearer {API_KEY}"}
+    accepted = requests.post(api, json={"request": example()}, headers=auth, timeout=10)
+    assert accepted.status_code == 202, accepted.text
+    done = requests.get(f"{api}/{accepted.json()['job_id']}", params={"wait": 25},
+                        headers=auth, timeout=30)
+    assert done.json()["status"] == "succeeded"
 
     flower = f"http://127.0.0.1:{honcho.ports['flower']}/"
     assert requests.get(flower, timeout=5).status_code == 401

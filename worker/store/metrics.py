@@ -1,4 +1,5 @@
-"""Delivery counters, kept in Redis so that every process on every host adds to one total.
+"""Delivery counters (and the HTTP API's answers, `api_requests:<status>`), kept in Redis
+so that every process on every host adds to one total.
 
 Owner of two key families (keys.py `stats:*`):
 
