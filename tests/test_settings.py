@@ -45,13 +45,16 @@ BAD_VALUES: dict[str, str] = {
     "FLOWER_BASIC_AUTH": "ops-without-password",
     "NOTIFY_FLOWER_LOCAL": "maybe",
     "NOTIFY_ALLOW_PLAIN_HTTP": "sometimes",
+    "NOTIFY_API_LOCAL": "perhaps",
 }
 #: Values refused with the parser's own reason instead of the accepted form.
 REFUSED_VALUES: dict[str, tuple[str, str]] = {
     "PUSHWOOSH_API_TOKEN": ("abc123\nSECRETPART", "in visible ASCII characters only"),
+    "NOTIFY_API_KEYS": ("orders:" + "ab" * 32 + ",SECRETPART",
+                        "entry 2 is not NAME:SHA256HEX[:APP1|APP2]"),
 }
 #: Variables whose value an error message must not repeat.
-SECRET = {"PUSHWOOSH_API_TOKEN", "SENTRY_DSN", "FLOWER_BASIC_AUTH"}
+SECRET = {"PUSHWOOSH_API_TOKEN", "SENTRY_DSN", "FLOWER_BASIC_AUTH", "NOTIFY_API_KEYS"}
 SPEC_BY_ENV = {spec.env: spec for spec in SPECS}
 
 
