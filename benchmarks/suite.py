@@ -50,8 +50,10 @@ class Plan:
     memory_checkpoints: Sequence[int] = (10_000, 100_000)
     memory_layout: str = "2x64"
     #: The HTTP API part: requests per run, server processes to compare, paced seconds.
+    #: One process by default: on 2 cores a second one competes with Redis and the load
+    #: generator (`--api-workers 1,2` compares).
     api_n: int = 6000
-    api_workers: Sequence[int] = (1, 2)
+    api_workers: Sequence[int] = (1,)
     api_paced_s: float = 5.0
 
 

@@ -14,6 +14,8 @@ What runs on the event loop: a plan of up to `INLINE_REQUESTS` requests is made 
 (one typical request validates in ~40 µs); a larger one, or any with `off_loop=True`
 (the HTTP API passes it for large bodies), is made in a worker thread, so a batch of a
 thousand requests does not stall every other task on the loop for tens of milliseconds.
+
+Concurrent enqueues (an HTTP server's requests) share script calls: `producers/coalesce.py`.
 """
 
 from __future__ import annotations
@@ -27,8 +29,9 @@ from typing import Any
 
 import redis.asyncio
 
+from producers.coalesce import GroupCommit
 from producers.connection import async_redis_client
-from producers.enqueue import ENQUEUE, Enqueuer, JobId, Plan
+from producers.enqueue import ENQUEUE, Call, Enqueuer, JobId, Plan
 from producers.job import Priority
 from producers.outcomes import aread_raw, decode_record, is_final, still_waiting
 from producers.redis_errors import raises_queue_errors
@@ -57,6 +60,7 @@ class AsyncProducer:
         self.settings = base.replace(redis_url=redis_url) if redis_url else base
         self._redis = client or async_redis_client(self.settings)
         self._enqueuer = Enqueuer(self.settings)
+        self._group = GroupCommit(self._send)
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> AsyncProducer:
@@ -141,10 +145,14 @@ class AsyncProducer:
             return await asyncio.to_thread(self._enqueuer.plan, requests, **options)
         return self._enqueuer.plan(requests, **options)
 
+    async def _send(self, call: Call) -> list[Any]:
+        replies: list[Any] = await ENQUEUE.acall(self._redis, call.keys, call.args)
+        return replies
+
     async def _run(self, plan: Plan) -> list[JobId]:
-        if len(plan.calls) == 1:
+        if len(plan.calls) == 1:  # concurrent ones share a script call (coalesce.py)
             [call] = plan.calls
-            return plan.job_ids([await ENQUEUE.acall(self._redis, call.keys, call.args)])
+            return plan.job_ids([await self._group.run(call)])
         pipe = self._redis.pipeline(transaction=False)
         for call in plan.calls:
             ENQUEUE.queue(pipe, call.keys, call.args)

@@ -30,6 +30,9 @@ ENQUEUE = Script(Path(__file__).with_name("lua") / "enqueue.lua", Status)
 #: Jobs per script call: large enough that a big enqueue_many is a few round trips,
 #: small enough that one call holds Redis for a millisecond or two.
 JOBS_PER_CALL = 256
+#: The script's arguments: a head shared by every job of a call, then each job's.
+HEAD_ARGS = 6
+JOB_ARGS = 6
 
 
 @dataclass(frozen=True)

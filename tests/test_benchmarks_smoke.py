@@ -40,3 +40,20 @@ def test_the_smallest_end_to_end_benchmark_runs_and_writes_its_results(tmp_path:
     table = (tmp_path / "results.md").read_text()
     assert "notify-relay 1x4 threads |" in table
     assert "notify-relay 1x4 threads, enqueue path |" in table
+
+
+@pytest.mark.integration
+def test_the_smallest_api_benchmark_runs_and_writes_its_results(tmp_path: Path) -> None:
+    if shutil.which("redis-server") is None:
+        if os.environ.get("CI"):
+            pytest.fail("redis-server is not installed: CI must provide it")
+        pytest.skip("redis-server is not installed")
+    argv = [sys.executable, "-m", "benchmarks", "--only", "api", "--runs", "1",
+            "--api-n", "200", "--out", str(tmp_path)]
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    done = subprocess.run(argv, cwd=ROOT, env=env, capture_output=True, text=True, timeout=180)
+    assert done.returncode == 0, done.stderr[-3000:]
+    [row] = json.loads((tmp_path / "results.json").read_text())["api"]
+    [run] = row["runs"]
+    assert run["errors"] == 0 and run["http_per_s"] > 0 and run["in_process_per_s"] > 0
+    assert "notify-relay api --workers 1" in (tmp_path / "results.md").read_text()
