@@ -45,7 +45,7 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--no-peers", action="store_true", help="notify-relay only")
     parser.add_argument("--memory-jobs", type=int, help="last memory checkpoint (100000)")
     parser.add_argument("--api-n", type=int, help="requests per HTTP API run (default 6000)")
-    parser.add_argument("--api-workers", help="API server processes to compare, e.g. 1,2 (default 1)")
+    parser.add_argument("--api-workers", help="API processes to compare: 1,2 (default 1)")
     parser.add_argument("--out", type=Path, help="results folder (default: a new timestamp)")
     return parser.parse_args(argv)
 
