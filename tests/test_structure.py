@@ -25,7 +25,8 @@ def python_files(*packages: str) -> list:
 
 
 @pytest.mark.parametrize("module", ["worker.classify", "worker.decide", "worker.store",
-                                    "worker.delivery", "notify_relay.cli", "producers"])
+                                    "worker.delivery", "notify_relay.cli", "producers",
+                                    "notify_relay.api.app"])
 def test_importing_a_module_other_than_worker_celery_loads_no_celery(module: str) -> None:
     probe = (f"import sys, {module}; "
              "print(sorted(m for m in sys.modules if m == 'celery' or m.startswith('celery.')))")

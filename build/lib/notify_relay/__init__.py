@@ -1,0 +1,1 @@
+"""The `notify-relay` command line (see `notify-relay --help`)."""

@@ -1,0 +1,3 @@
+from notify_relay.cli import main
+
+main()

@@ -1,0 +1,52 @@
+"""Run a child process and make sure a stop signal really stops it.
+
+Flower exits from its SIGTERM handler with `sys.exit(0)`. When the signal lands while
+the interpreter runs a weakref callback, that SystemExit is swallowed ("Exception
+ignored in: <function WeakSet...>") and Flower keeps running until the supervisor
+(honcho, Docker) kills it. So the signal is passed on, and passed on again if the
+child is still running RESEND_AFTER_S later: long enough for a normal shutdown to end
+undisturbed (a second signal during it prints a traceback), short enough to beat
+honcho's 5 s grace.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import signal
+import subprocess
+from collections.abc import Mapping
+from types import FrameType
+
+RESEND_AFTER_S = 2.5
+_PR_SET_PDEATHSIG = 1
+
+
+def _die_with_parent() -> None:
+    """In the child (Linux): be killed if we are, since it is outside our process group."""
+    # Not Linux (no prctl): a supervisor's SIGKILL of the parent may then orphan it.
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL(None).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+
+
+def run_until_stopped(argv: list[str], env: Mapping[str, str]) -> int:
+    """Run `argv`; forward SIGTERM/SIGINT to it (again while it lingers); its exit code."""
+    # Its own process group: a supervisor that signals our group (honcho, a terminal's
+    # Ctrl-C) must not reach the child directly too, or it would get the signal twice,
+    # the second during its shutdown.
+    child = subprocess.Popen(argv, env=dict(env), start_new_session=True,
+                             preexec_fn=_die_with_parent)
+    received: list[int] = []
+
+    def forward(signum: int, _frame: FrameType | None) -> None:
+        received.append(signum)
+        child.send_signal(signum)
+
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, forward)
+    while True:
+        try:
+            return child.wait(timeout=RESEND_AFTER_S)
+        except subprocess.TimeoutExpired:
+            if received:
+                child.send_signal(received[-1])

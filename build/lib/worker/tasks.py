@@ -1,0 +1,215 @@
+"""The Celery tasks. They only wire handed-out jobs to `delivery.deliver`.
+
+`deliver(items)` is what the dispatcher publishes (worker/store/waiting.py): one or more
+jobs, each `[job id, dispatch number, slot ms, probe]`. One item is sent on the Celery
+thread; several go to the process's sender threads, side by side. The task's state says
+what became of its jobs, so Flower tells the truth: FAILURE when any died (the exception
+names them and why, in one line, no traceback: an expected error), RETRY when none died
+and some wait again (with when the first comes back), SUCCESS otherwise, and its result
+counts them (`sent=30 retry=1 dead=1`). The message is acknowledged in every case.
+
+`send(job)` / `send_batch(jobs)` carry whole jobs, for tools that publish with Celery
+directly: each job is taken into its waiting list, under the budget like any other.
+"""
+
+from __future__ import annotations
+
+import enum
+import logging
+import threading
+import time
+from collections import Counter
+from collections.abc import Iterable
+from typing import Any
+
+import redis
+from celery import signals
+from celery.exceptions import Reject, Retry
+
+from producers.enqueue import ENQUEUE, Enqueuer
+from producers.job import BATCH_TASK_NAME, DELIVER_TASK_NAME, TASK_NAME
+from producers.redis_errors import redis_error_line
+from producers.validation import ValidationError, validate
+from worker import runtime
+from worker.celery import app, settings
+from worker.delivery import Action, Done
+from worker.delivery import deliver as deliver_item
+from worker.store.claims import Item
+
+log = logging.getLogger("notify_relay.task")
+
+#: Waiting this long after a Redis error before the message is put back: no spinning on a
+#: Redis that is down.
+REQUEUE_PAUSE_S = 0.5
+#: Waiting this long when the runtime cannot be built (Redis or settings) before giving
+#: the message back.
+NO_RUNTIME_PAUSE_S = 1.0
+#: A message with more jobs than this (or NOTIFY_BATCH_SIZE, if larger) is not ours:
+#: refused whole (its jobs, if real, are watched and come back by themselves).
+MAX_ITEMS = 1000
+#: Jobs of a batch not started this far into the visibility timeout go back to wait, so
+#: a batch is done long before kombu would hand its message to another worker (M10).
+START_WITHIN_VISIBILITY = 0.5
+
+
+class Undelivered(enum.StrEnum):
+    """What became of a job besides a delivery's `Action`."""
+
+    REQUEUE = "requeue"  # Redis failed: the message must come back
+    UNSTARTED = "unstarted"  # not started (stopping, or the batch ran long): back to wait
+
+
+class JobsDead(Exception):
+    """A task's jobs died: one line naming each and why (never content, targets or token)."""
+
+
+#: Set on warm shutdown: sends in flight finish, a batch starts no new one.
+_stopping = threading.Event()
+
+
+@signals.worker_shutting_down.connect
+def _on_shutdown(**_: object) -> None:
+    _stopping.set()
+
+
+@app.task(name=DELIVER_TASK_NAME, bind=True, acks_late=True, reject_on_worker_lost=True,
+          ignore_result=True, throws=(JobsDead,))
+def deliver(self: Any, items: list[Any]) -> str:
+    rt = _runtime()
+    parsed = _parse(items)
+    rt.events.message(len(parsed))
+    started = time.monotonic()
+    if len(parsed) == 1:
+        results = [_deliver_one(parsed[0], rt)]
+    else:
+        futures = [rt.senders.submit(_deliver_batched, item, rt, started) for item in parsed]
+        results = [future.result() for future in futures]
+    _give_back(parsed, results, rt)
+    return _outcome(results)
+
+
+def _parse(items: Any) -> list[Item]:
+    if not isinstance(items, list) or len(items) > max(MAX_ITEMS, settings.batch_size):
+        log.error("refused a deliver message of %s items: not one the dispatcher makes",
+                  len(items) if isinstance(items, list) else type(items).__name__)
+        return []
+    parsed = []
+    for value in items:
+        try:
+            parsed.append(Item.parse(value))
+        except (TypeError, ValueError):
+            log.error("dropped a deliver item that is not [job id, dispatch, slot]")
+    return parsed
+
+
+def _deliver_batched(item: Item, rt: runtime.Runtime, started: float) -> Done | Undelivered:
+    # A stopping worker finishes what it started and starts nothing new; a batch that
+    # has run long gives its unstarted jobs back rather than outlive the visibility timeout.
+    late = time.monotonic() - started > settings.visibility_timeout_s * START_WITHIN_VISIBILITY
+    return Undelivered.UNSTARTED if _stopping.is_set() or late else _deliver_one(item, rt)
+
+
+def _deliver_one(item: Item, rt: runtime.Runtime) -> Done | Undelivered:
+    try:
+        return deliver_item(item, rt)
+    except redis.RedisError as exc:
+        # Keep the message: if the requeue fails too, kombu's visibility timeout (or the
+        # watchdog) brings the job back once Redis is.
+        log.error("%s", redis_error_line(exc, settings.redis_url,
+                                         todo="requeueing the message"))
+        return Undelivered.REQUEUE
+
+
+def _give_back(items: list[Item], results: list[Done | Undelivered],
+               rt: runtime.Runtime) -> None:
+    unstarted = [item for item, r in zip(items, results, strict=True)
+                 if r == Undelivered.UNSTARTED]
+    try:
+        rt.stores.claims.requeue(unstarted)
+    except redis.RedisError as exc:
+        log.error("%s", redis_error_line(exc, settings.redis_url,
+                                         todo="requeueing the batch message"))
+        _requeue()
+    if Undelivered.REQUEUE in results:
+        _requeue()
+
+
+def _outcome(results: list[Done | Undelivered]) -> str:
+    """The task's result, or its FAILURE / RETRY: see the module docstring."""
+    counts = Counter(r.action.value if isinstance(r, Done) else r.value for r in results)
+    summary = " ".join(f"{name}={n}" for name, n in sorted(counts.items())) or "empty"
+    dead = [r for r in results if isinstance(r, Done) and r.action is Action.DEAD]
+    if dead:
+        raise JobsDead(f"{len(dead)} of {len(results)} job(s) dead: "
+                       + "; ".join(_why(done) for done in dead) + f" ({summary})")
+    again = [r for r in results if isinstance(r, Done)
+             and r.action in (Action.RETRY, Action.RETURNED)] + [
+        r for r in results if r == Undelivered.UNSTARTED]
+    if again:
+        due = [r.due_at for r in again if isinstance(r, Done) and r.due_at]
+        when = min(due) if due else None
+        raise Retry(f"{len(again)} of {len(results)} job(s) wait again"
+                    + (f", the first due in {max(0.0, when - time.time()):.1f}s" if when else "")
+                    + f" ({summary})", when=when)
+    return summary
+
+
+def _why(done: Done) -> str:
+    attempt = done.attempt
+    code = (f" HTTP {attempt.http_status}" if attempt and attempt.http_status else "") + (
+        f" gRPC {attempt.grpc_code}" if attempt and attempt.grpc_code else "")
+    return f"{done.job.job_id if done.job else '?'} {done.detail}{code}"
+
+
+# --- whole jobs from other publishers ---
+
+@app.task(name=TASK_NAME, bind=True, acks_late=True, ignore_result=True)
+def send(self: Any, job: dict[str, Any]) -> str:
+    return _adopt([job])
+
+
+@app.task(name=BATCH_TASK_NAME, bind=True, acks_late=True, ignore_result=True)
+def send_batch(self: Any, jobs: list[dict[str, Any]]) -> str:
+    return _adopt(jobs if isinstance(jobs, list) else [])
+
+
+def _adopt(jobs: Iterable[Any]) -> str:
+    """Take whole jobs into their waiting lists (the budget and priorities apply)."""
+    rt = _runtime()
+    enqueuer = Enqueuer(settings)
+    counts: Counter[str] = Counter()
+    for job in jobs:
+        try:
+            validate(job["request"], max_targets=settings.max_targets)
+            [taken] = ENQUEUE(rt.stores.redis, *_call(enqueuer, job))
+            counts["adopted" if taken else "known"] += 1
+        except redis.RedisError as exc:
+            log.error("%s", redis_error_line(exc, settings.redis_url,
+                                             todo="requeueing the message"))
+            _requeue()
+        except (ValidationError, KeyError, TypeError, ValueError) as exc:
+            log.error("dropped a message item that is not a valid notify-relay job: %s",
+                      type(exc).__name__)
+            counts["dropped"] += 1
+    return " ".join(f"{name}={n}" for name, n in sorted(counts.items()))
+
+
+def _call(enqueuer: Enqueuer, job: dict[str, Any]) -> tuple[list[str], list[Any]]:
+    call = enqueuer.adopt(job)
+    return call.keys, call.args
+
+
+def _runtime() -> runtime.Runtime:
+    try:
+        return runtime.current(settings)
+    except Exception as exc:  # no runtime, no way to record: keep the message for later
+        log.exception("cannot build the worker runtime; the message comes back")
+        time.sleep(NO_RUNTIME_PAUSE_S)
+        raise Reject(exc, requeue=True) from exc
+
+
+def _requeue(pause: bool = True) -> None:
+    if pause:
+        time.sleep(REQUEUE_PAUSE_S)
+    raise Reject("requeued", requeue=True)
+
