@@ -20,6 +20,10 @@ What the design allows, and so what is checked for every job:
   delivered twice only when the first delivery was recorded as possibly delivered.
 * answers agree: an attempt that recorded an HTTP status got that status, and one that
   recorded a status has its POST in the log (except "drain" 503s: see `cluster.py`).
+* a late result changes nothing: an attempt flagged `late` (its worker's claim had ended
+  when it recorded, e.g. a host cut off from Redis past its lease) follows the "worker
+  lost" attempt of the same number that the take-over logged, and counts for neither the
+  job's success nor the order of its attempts; its POST is matched and checked as any.
 * dead letters agree: a dead job is in the dead-letter store with the same reason, and
   the store holds nothing else.
 """
@@ -66,6 +70,7 @@ class JobEvidence:
     held: str | None = None  # where a message for it still was at the end, if anywhere
     problems: list[str] = field(default_factory=list)
     sent_by: dict[int, list[dict[str, Any]]] = field(default_factory=dict)
+    lags_s: list[float] = field(default_factory=list)  # attempt start -> its POST's arrival
 
     @property
     def status(self) -> str:
@@ -84,7 +89,8 @@ class JobEvidence:
         for a in self.attempts:
             lines.append(
                 f"  attempt {a['number']}: {a['outcome']} http={a.get('http_status')} "
-                f"ambiguous={a.get('ambiguous')} started={a['started_at']:.3f} "
+                f"ambiguous={a.get('ambiguous')} late={a.get('late', False)} "
+                f"started={a['started_at']:.3f} "
                 f"ms={a.get('duration_ms')} error={a.get('error')!r}")
         for p in self.posts:
             lines.append(f"  POST seq={p['seq']} at={p['time']:.3f} status={p['status']} "
@@ -103,7 +109,8 @@ def check_job(job: JobEvidence) -> None:
     attempts = job.attempts
     _match_posts(job, attempts)
     if job.status == "succeeded":
-        _check_success(job, attempts)
+        _check_success(job, [a for a in attempts if not a.get("late")])
+    _check_late(job, attempts)
     _check_dead_letter(job)
     for attempt in attempts:
         _check_attempt(job, attempt, job.sent_by.get(attempt["number"], []))
@@ -116,6 +123,7 @@ def _match_posts(job: JobEvidence, attempts: list[dict[str, Any]]) -> None:
             job.problems.append(f"POST seq={post['seq']} was sent before any recorded attempt")
             continue
         job.sent_by.setdefault(started[-1]["number"], []).append(post)
+        job.lags_s.append(post["time"] - started[-1]["started_at"])
 
 
 def _check_success(job: JobEvidence, attempts: list[dict[str, Any]]) -> None:
@@ -127,6 +135,14 @@ def _check_success(job: JobEvidence, attempts: list[dict[str, Any]]) -> None:
     for attempt in successes:
         if not any(is_2xx(p) for p in job.sent_by.get(attempt["number"], [])):
             job.problems.append(f"success attempt {attempt['number']} has no 2xx POST")
+
+
+def _check_late(job: JobEvidence, attempts: list[dict[str, Any]]) -> None:
+    taken_over = {a["number"] for a in attempts if WORKER_LOST in (a.get("error") or "")}
+    for attempt in attempts:
+        if attempt.get("late") and attempt["number"] not in taken_over:
+            job.problems.append(f"late attempt {attempt['number']} follows no take-over "
+                                "(no worker-lost attempt of its number)")
 
 
 def _check_attempt(job: JobEvidence, attempt: dict[str, Any],
@@ -175,6 +191,7 @@ class Reconciliation:
     attempt_outcomes: dict[str, int]
     ambiguous_attempts: int
     worker_lost_attempts: int
+    late_attempts: int
     extra_deliveries: int
     endpoint_answers: dict[str, int]
     stray_posts: int
@@ -185,6 +202,7 @@ class Reconciliation:
     notes: list[str] = field(default_factory=list)
     harness_failures: list[str] = field(default_factory=list)
     elapsed_s: float = 0.0
+    lags_s: tuple[float, float] = (0.0, 0.0)  # min, max: attempts' starts to their POSTs
 
     @property
     def problems(self) -> list[str]:
@@ -212,7 +230,11 @@ class Reconciliation:
             f"attempts by outcome  {_counts(self.attempt_outcomes)}",
             f"ambiguous attempts   {self.ambiguous_attempts} "
             f"(of which worker lost mid-send: {self.worker_lost_attempts})",
+            f"late results         {self.late_attempts} (logged only: the claim had been "
+            "taken over)",
             f"extra 2xx deliveries {self.extra_deliveries} (each after an ambiguous attempt)",
+            f"start to arrival     {self.lags_s[0]:.3f}..{self.lags_s[1]:.3f} s (an attempt's "
+            "start, Redis clock, to its POST at the endpoint)",
             f"endpoint answers     {_counts(self.endpoint_answers)}",
             f"faults injected      {'; '.join(self.injected) or 'none'}",
             *(f"note                 {n}" for n in self.notes),
@@ -257,6 +279,7 @@ def reconcile(
 def _summarise(scenario: str, evidence: list[JobEvidence], answers: Counter[str], stray: int,
                stray_letters: list[str]) -> Reconciliation:
     attempts = [a for job in evidence for a in job.attempts]
+    lags = [lag for job in evidence for lag in job.lags_s]
     dead = Counter(str(job.record.get("dead_reason")) for job in evidence
                    if job.record and job.status == "dead")
     return Reconciliation(
@@ -270,6 +293,7 @@ def _summarise(scenario: str, evidence: list[JobEvidence], answers: Counter[str]
         attempt_outcomes=dict(Counter(a["outcome"] for a in attempts)),
         ambiguous_attempts=sum(bool(a.get("ambiguous")) for a in attempts),
         worker_lost_attempts=sum(WORKER_LOST in (a.get("error") or "") for a in attempts),
+        late_attempts=sum(bool(a.get("late")) for a in attempts),
         extra_deliveries=sum(max(0, sum(map(is_2xx, job.posts)) - 1) for job in evidence),
         endpoint_answers=dict(answers),
         stray_posts=stray,
@@ -277,6 +301,7 @@ def _summarise(scenario: str, evidence: list[JobEvidence], answers: Counter[str]
         failing=[job for job in evidence if job.problems],
         worker_lost_jobs=[job.job_id for job in evidence
                           if any(WORKER_LOST in (a.get("error") or "") for a in job.attempts)],
+        lags_s=(min(lags, default=0.0), max(lags, default=0.0)),
     )
 
 
