@@ -40,7 +40,7 @@ def _raw_lpush(server: RedisServer, bodies: list[dict[str, Any]]) -> None:
 
 
 def _producer(server: RedisServer) -> Producer:
-    return Producer(settings=notify_relay_settings(Target(server.url, "http://unused")))
+    return Producer(settings=notify_relay_settings(Target(server.url, "http://127.0.0.1:9")))
 
 
 def _enqueue(server: RedisServer, bodies: list[dict[str, Any]]) -> None:

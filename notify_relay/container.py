@@ -54,6 +54,7 @@ class Probe:
     what: str
     node: str = ""
     url: str = ""
+    pattern: str = ""  # worker: the fnmatch pattern of the node(s) that must beat
 
 
 def read_cmdline(pid: int = 1, proc: Path = Path("/proc")) -> list[str]:
@@ -68,31 +69,46 @@ def probe_for(argv: Sequence[str], environ: Mapping[str, str], hostname: str) ->
         sub, rest = _celery_subcommand(args)
         if sub == "worker":
             node = worker_node(rest, environ, hostname)
-            return Probe("worker", f"celery worker {node}", node=node)
+            return Probe("worker", f"celery worker {node}", node=node,
+                         pattern=worker_pattern(node))
         if sub == "flower":
             return _flower(rest, environ, "celery flower")
     elif program == "flower":
         return _flower(args, environ, "flower")
     elif program == "notify-relay":
-        sub = next((arg for arg in args if not arg.startswith("-")), "")
-        rest = args[args.index(sub) + 1:] if sub else []
-        if sub == "flower":
-            return _flower(rest, environ, "notify-relay flower")
-        if sub == "emulator":
-            host = _last_value(rest, "--host") or "127.0.0.1"
-            port = _last_value(rest, "--port") or environ.get("PORT") or "8080"
-            return Probe("http", "notify-relay emulator",
-                         url=_url(host, port, "/_emulator/health"))
-        if sub == "metrics":
-            # prometheus_client answers /favicon.ico without collecting: every other path
-            # runs a full scrape, which reads the queue in Redis (too much for every 30 s).
-            host = _last_value(rest, "--host") or "0.0.0.0"
-            port = _last_value(rest, "--port") or "9808"
-            return Probe("http", "notify-relay metrics", url=_url(host, port, "/favicon.ico"))
-        if sub:
-            return Probe("redis", f"notify-relay {sub}")
+        probe = _notify_relay(args, environ, hostname)
+        if probe is not None:
+            return probe
     shown = " ".join([program, *args][:3]) or "nothing"
     return Probe("redis", f"{shown} (no check of its own)")
+
+
+def _notify_relay(args: list[str], environ: Mapping[str, str], hostname: str) -> Probe | None:
+    """The check for `notify-relay <command> ...`."""
+    sub = next((arg for arg in args if not arg.startswith("-")), "")
+    rest = args[args.index(sub) + 1:] if sub else []
+    if sub == "flower":
+        return _flower(rest, environ, "notify-relay flower")
+    if sub == "worker":  # worker0@host, worker1@host, ... (notify_relay/workers.py)
+        named = rest if _last_value(rest, "--hostname", "-n") else [*rest, "-n", "worker@%h"]
+        name, _, host = worker_node(named, environ, hostname).partition("@")
+        pattern = f"{glob.escape(name)}[0-9]*@{glob.escape(host)}"
+        return Probe("worker", f"notify-relay worker {name}N@{host}", node=pattern,
+                     pattern=pattern)
+    if sub == "emulator":
+        host = _last_value(rest, "--host") or "127.0.0.1"
+        port = _last_value(rest, "--port") or environ.get("PORT") or "8080"
+        return Probe("http", "notify-relay emulator",
+                     url=_url(host, port, "/_emulator/health"))
+    if sub == "metrics":
+        # prometheus_client answers /favicon.ico without collecting: every other path
+        # runs a full scrape, which reads the queue in Redis (too much for every 30 s).
+        host = _last_value(rest, "--host") or "127.0.0.1"
+        port = _last_value(rest, "--port") or "9808"
+        return Probe("http", "notify-relay metrics", url=_url(host, port, "/favicon.ico"))
+    if sub:
+        return Probe("redis", f"notify-relay {sub}")
+    return None
 
 
 def worker_node(args: Sequence[str], environ: Mapping[str, str], hostname: str) -> str:

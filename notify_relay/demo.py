@@ -14,7 +14,7 @@ from pathlib import Path
 import click
 import requests
 
-from notify_relay.processes import Service, free_port, python_argv, wait_until, worker_argv
+from notify_relay.processes import Service, free_port, python_argv, wait_until
 from producers import Producer, ValidationError
 from producers.settings import Settings
 
@@ -28,7 +28,9 @@ def run_demo(settings: Settings, *, keep_running: bool, flower_port: int) -> int
     try:
         if not settings.api_token:
             env.update(_start_emulator(services))
-        services.append(Service("worker", worker_argv("--loglevel", "INFO"), env, LOG_DIR))
+        services.append(Service("worker", python_argv(
+            "-m", "notify_relay.cli", "worker", "--processes", "1", "--loglevel", "INFO",
+            "--without-mingle", "--without-gossip"), env, LOG_DIR))
         services.append(_start_flower(env, flower_port))
         click.echo(f"worker and Flower started (logs in {LOG_DIR}/); "
                    f"Flower: http://127.0.0.1:{flower_port}/")

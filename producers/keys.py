@@ -13,6 +13,7 @@ transport does anyway: not a Cluster.
 | `idem:{key}`               | string | producers/producer.py      | TTL NOTIFY_IDEMPOTENCY_WINDOW |
 | `wait:<prio>:<scope>`      | list   | worker/store/waiting.py (*) | the jobs waiting           |
 | `ring:<prio>`              | list   | worker/store/waiting.py (*) | one entry per waiting scope |
+| `ringset:<prio>`           | set    | worker/store/waiting.py (*) | the same scopes, to test   |
 | `apps`                     | hash   | worker/store/waiting.py (*) | one field per scope seen   |
 | `sched`                    | hash   | worker/store/waiting.py    | a few fields               |
 | `wake`                     | list   | worker/store/waiting.py (*) | one element                |

@@ -166,7 +166,7 @@ def test_the_image_health_check_has_a_check_for_every_command_the_stack_runs(ser
         assert probe.kind == expected[name], (name, probe)
     worker = probe_for(["/sbin/docker-init", "--", *services["worker"]["command"]], {},
                        "3f2a1b0c9d8e")
-    assert worker.node == "celery@3f2a1b0c9d8e"
+    assert worker.pattern == "worker[0-9]*@3f2a1b0c9d8e"
     flower = probe_for(services["flower"]["command"], {}, "h")
     assert flower.url == "http://127.0.0.1:5555/healthcheck"
     emulator = probe_for(services["emulator"]["command"], {}, "h")

@@ -26,8 +26,8 @@ def cli(debug: bool) -> None:
 
 
 for command in (jobs.enqueue, jobs.outcome, contract.validate, contract.schema, dead.dead,
-                run.emulator, run.demo, run.scheduler, config.config, ops.stats, ops.health,
-                ops.metrics, ops.flower):
+                run.emulator, run.demo, run.worker, run.scheduler, config.config, ops.stats,
+                ops.health, ops.metrics, ops.flower):
     cli.add_command(command)
 
 

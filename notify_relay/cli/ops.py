@@ -183,12 +183,13 @@ def _container_health(hostname: str) -> tuple[bool, str]:
         return pid1.http_check(probe)
     # Settings only where Redis is checked: the emulator and Flower need none of them.
     result = check(load_settings(), require_worker=probe.kind == "worker",
-                   node=pid1.worker_pattern(probe.node) if probe.node else "*")
+                   node=probe.pattern or "*")
     return result.ok, f"{result.line} [{probe.what}]"
 
 
 @click.command()
-@click.option("--host", default="0.0.0.0", show_default=True)
+@click.option("--host", default="127.0.0.1", show_default=True,
+              help="Listen address (unauthenticated: 0.0.0.0 only behind a firewall).")
 @click.option("--port", default=9808, show_default=True)
 def metrics(host: str, port: int) -> None:
     """Serve the fleet's counters in Prometheus format on http://HOST:PORT/metrics."""

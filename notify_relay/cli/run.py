@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import threading
 
 import click
@@ -9,6 +10,7 @@ import click
 import emulator as emulator_package
 from notify_relay.cli.common import load_settings
 from notify_relay.demo import run_demo
+from notify_relay.workers import Supervisor
 from producers.connection import redis_client
 from worker.scheduler import SCHEDULER_REDIS_TIMEOUT_S, start_loops
 from worker.store import Stores
@@ -24,6 +26,23 @@ from worker.store import Stores
 def emulator(host: str, port: int, token: str | None, latency_ms: float) -> None:
     """Run the local stand-in for POST /messaging/v2/notify (with a fault-scripting API)."""
     emulator_package.serve(host, port, token=token, latency_ms=latency_ms)
+
+
+@click.command(context_settings={"ignore_unknown_options": True, "allow_extra_args": True})
+@click.option("--processes", type=click.IntRange(min=1), default=os.cpu_count() or 1,
+              show_default="the CPU count", help="Worker processes to run on this host.")
+@click.argument("celery_args", nargs=-1, type=click.UNPROCESSED)
+def worker(processes: int, celery_args: tuple[str, ...]) -> None:
+    """Run one worker process per core here (threads pool), restarting any that dies.
+
+    Every other option goes to each Celery worker (`--loglevel INFO`, `-Q`, ...; see
+    `celery worker --help`); a `-n name@%h` becomes `name0@%h`, `name1@%h`, ... Each process
+    is what `celery -A worker worker` runs, without the celery CLI's plugins (less memory).
+    SIGTERM or Ctrl-C: a warm shutdown of all of them (sends in flight finish); the exit
+    code is 0 when every worker exited 0, 2 when their settings are wrong.
+    """
+    load_settings()  # a bad variable: one line and exit 2 here, before any process starts
+    raise SystemExit(Supervisor(processes, celery_args, os.environ).run())
 
 
 @click.command()

@@ -28,6 +28,19 @@ local function app_scope(code)
   return 'h:' .. string.sub(redis.sha1hex(code), 1, 16)
 end
 
+-- A job id onto a waiting list; the scope joins its priority's turns if it is not in them.
+-- `ringset:<prio>` mirrors `ring:<prio>`, so a scope is never in the turns twice: the
+-- dispatcher drops a scope from both only when it finds its list empty.
+local function push_waiting(prefix, prio, scope, code, id, at_head)
+  local list = prefix .. 'wait:' .. prio .. ':' .. scope
+  local length
+  if at_head then length = redis.call('LPUSH', list, id) else length = redis.call('RPUSH', list, id) end
+  if length == 1 and redis.call('SADD', prefix .. 'ringset:' .. prio, scope) == 1 then
+    redis.call('RPUSH', prefix .. 'ring:' .. prio, scope)
+    redis.call('HSET', prefix .. 'apps', scope, code)
+  end
+end
+
 local function json_string(text)
   if text == nil or text == false or text == '' then return 'null' end
   return cjson.encode(text)

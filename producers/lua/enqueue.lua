@@ -34,11 +34,7 @@ for at = 7, #ARGV, 6 do
       'body', ARGV[at + 5])
     if idem ~= '' then redis.call('HSET', key, 'idempotency_key', idem) end
     redis.call('PEXPIRE', key, ttl)
-    local scope = app_scope(app)
-    if redis.call('RPUSH', prefix .. 'wait:' .. prio .. ':' .. scope, id) == 1 then
-      redis.call('RPUSH', prefix .. 'ring:' .. prio, scope)
-      redis.call('HSET', prefix .. 'apps', scope, app)
-    end
+    push_waiting(prefix, prio, app_scope(app), app, id, false)
     out[#out + 1] = id
   end
 end

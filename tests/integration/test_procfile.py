@@ -152,7 +152,7 @@ def test_procfile_declares_each_process_once_with_exec_and_flower_on_port():
         # exec: SIGTERM reaches the process itself, not a shell that dies of it (rc=-15).
         assert command.startswith("exec "), name
     assert "PORT" in commands["flower"]
-    assert commands["worker"].startswith("exec celery -A worker worker")
+    assert commands["worker"].startswith("exec notify-relay worker")
 
 
 def test_honcho_runs_the_procfile_jobs_succeed_and_every_process_stops_cleanly(honcho):

@@ -26,9 +26,11 @@ def test_a_job_being_sent_is_looked_at_again_after_its_lease(stores, producer, s
     producer.enqueue(example())
     [item] = handed_out(stores)
     t = time.time()
-    stores.claims.claim(item, owner="w", lease_s=30, now=t)
-    assert stores.watchdog.check(t + 29) == (0, 0)
-    assert stores.watchdog.check(t + 30 + settings.watchdog_grace_s + 1) == (1, 1)
+    stores.claims.claim(item, owner="w", lease_s=60, now=t)
+    # due (its slot + grace) while its lease still runs: looked at again at the lease's end
+    assert stores.watchdog.check(t + settings.watchdog_grace_s + 1) == (1, 0)
+    assert stores.watchdog.check(t + 59) == (0, 0)
+    assert stores.watchdog.check(t + 61) == (1, 1)  # its holder is gone: taken over
 
 
 def test_a_holder_that_died_with_no_message_left_is_taken_over_as_worker_lost(

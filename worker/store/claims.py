@@ -122,7 +122,6 @@ class ClaimStore:
         self._dead_ttl_ms = int(settings.dead_ttl_s * 1000)
         self._dead_max = settings.dead_max
         self._budget = budget
-        self._grace_ms = int(settings.watchdog_grace_s * 1000)
 
     def claim(self, item: Item, *, owner: str, lease_s: float,
               now: float | None = None) -> Claim:
@@ -130,7 +129,7 @@ class ClaimStore:
                 self._budget.held_key]
         args = [item.job_id, item.dispatch, owner, int(lease_s * 1000), _ms(now), item.slot_ms,
                 self._budget.late_ms, self._budget.rate.per_second, self._budget.rate.burst,
-                self._grace_ms, self._keys.prefix]
+                self._keys.prefix]
         return parse_claim(item.job_id, CLAIM(self._redis, keys, args))
 
     def succeed(self, job: Job, owner: str, attempt: Attempt,

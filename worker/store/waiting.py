@@ -101,6 +101,8 @@ class Waiting:
             for _ in range(count):
                 scope, code, waiting, oldest = reply[at:at + 4]
                 at += 4
+                if not int(waiting):  # drained: leaves the turns at its next one
+                    continue
                 rows.append({"application": _text(code), "waiting": int(waiting),
                              "oldest_enqueued_at": float(oldest) if oldest else None})
             out[priority.value] = rows

@@ -11,19 +11,21 @@
 -- A copy whose slot is more than `late` ms past takes a fresh slot from the limiter, so a
 -- late send never bunches with the ones after it.
 --
--- The job stays watched until it is recorded (worker/store/watchdog.py): due once its
--- lease has run out plus `grace`, so a holder that died with no copy of its message left
--- anywhere still has its job taken over.
+-- The job stays watched (worker/store/watchdog.py) until it is recorded: its watch entry,
+-- due twice the visibility timeout after its slot, comes due after its lease has run out,
+-- so a holder that died with no copy of its message left anywhere still has its job
+-- taken over.
 --
 -- KEYS: 1 record, 2 watch zset, 3 token limiter state, 4 held scopes (scope -> until ms)
 -- ARGV: 1 job id, 2 dispatch number ('' = whatever it is now), 3 owner, 4 lease ms,
 --       5 now ms ('' = Redis clock), 6 slot ms (-1: none), 7 late ms, 8 token rate/s,
---       9 token burst, 10 watch grace ms, 11 key prefix
+--       9 token burst, 10 key prefix
 
 local now = clock(ARGV[5])
 local key, id, owner = KEYS[1], ARGV[1], ARGV[3]
 local h = live_fields(key, 'status', 'dispatch', 'lease_until', 'lease_owner',
-  'sending_since', 'attempts', 'spent', 'application')
+  'sending_since', 'attempts', 'spent', 'application', 'body', 'expires_at', 'enqueued_at',
+  'kind', 'priority', 'idempotency_key')
 if not h then
   redis.call('ZREM', KEYS[2], id)
   return {ClaimResult.FINAL, final_status(key)}
@@ -39,21 +41,20 @@ if status == Status.SENDING and h[4] ~= owner then
   detail = ClaimDetail.ABANDONED  -- the holder's lease ran out: it died mid-send
   local number = tonumber(h[6] or '0') + 1
   log_worker_lost(key, number, h[5] or now)
+  h[6], h[7] = tostring(number), tostring(tonumber(h[7] or '0') + 1)
 elseif status ~= Status.SENDING then
   if status ~= Status.QUEUED and status ~= Status.RETRYING then return {ClaimResult.FINAL, status} end
   if expected ~= dispatch then return {ClaimResult.STALE, ''} end
   local held_until = redis.call('HGET', KEYS[4], app_scope(h[8] or ''))
   if held_until and tonumber(held_until) > now and tonumber(ARGV[6]) >= 0 then
     redis.call('HINCRBY', key, 'dispatch', 1)  -- this message can no longer claim it
-    wait_again(ARGV[11], key, id)
+    wait_again(ARGV[10], key, id)
     redis.call('ZREM', KEYS[2], id)
     return {ClaimResult.HELD, held_until}
   end
 end
 redis.call('HSET', key, 'status', Status.SENDING, 'lease_until', now + tonumber(ARGV[4]),
   'lease_owner', owner, 'sending_since', now, 'updated_at', fmt(now / 1000))
-redis.call('ZADD', KEYS[2], now + tonumber(ARGV[4]) + tonumber(ARGV[10]), id)
-
 local wait, slot = 0, tonumber(ARGV[6])
 if slot >= 0 and now > slot + tonumber(ARGV[7]) then
   local token = load_scope(KEYS[3], tonumber(ARGV[8]), tonumber(ARGV[9]), now)
@@ -64,7 +65,5 @@ if slot >= 0 and now > slot + tonumber(ARGV[7]) then
 elseif slot >= 0 then
   wait = math.max(0, slot - now)
 end
-local f = redis.call('HMGET', key, 'attempts', 'spent', 'body', 'expires_at', 'enqueued_at',
-  'kind', 'application', 'priority', 'idempotency_key')
-return {ClaimResult.CLAIMED, detail, f[1] or '0', f[2] or '0', f[3] or '', f[4], f[5], f[6],
-  f[7] or '', f[8], f[9] or '', fmt(wait), fmt(now)}
+return {ClaimResult.CLAIMED, detail, h[6] or '0', h[7] or '0', h[9] or '', h[10], h[11], h[12],
+  h[8] or '', h[13], h[14] or '', fmt(wait), fmt(now)}

@@ -97,12 +97,11 @@ local function next_of(prio, slot)
       state['pos:' .. prio] = pos
       state['taken:' .. prio] = 0
     else
-      local list = prefix .. 'wait:' .. prio .. ':' .. scope
-      local id = redis.call('LPOP', list)
-      local left = redis.call('LLEN', list)
+      local id = redis.call('LPOP', prefix .. 'wait:' .. prio .. ':' .. scope)
       local taken = (state['taken:' .. prio] or 0) + 1
-      if left == 0 then
+      if not id then  -- found empty: out of the turns (records.lua push_waiting)
         redis.call('LREM', ring_key[prio], 1, scope)
+        redis.call('SREM', prefix .. 'ringset:' .. prio, scope)
         table.remove(ring, pos)
         state['pos:' .. prio] = pos - 1
         state['taken:' .. prio] = 0

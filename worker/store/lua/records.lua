@@ -104,12 +104,7 @@ end
 -- Back to the head of its waiting list (it waited already: it goes before newer work).
 local function wait_again(prefix, key, id)
   local h = redis.call('HMGET', key, 'priority', 'application')
-  local scope = app_scope(h[2] or '')
-  local list = prefix .. 'wait:' .. h[1] .. ':' .. scope
-  if redis.call('LPUSH', list, id) == 1 then
-    redis.call('RPUSH', prefix .. 'ring:' .. h[1], scope)
-    redis.call('HSET', prefix .. 'apps', scope, h[2] or '')
-  end
+  push_waiting(prefix, h[1], app_scope(h[2] or ''), h[2] or '', id, true)
 end
 
 -- A holder died mid-send: its attempt may have reached the endpoint (ambiguous), and it

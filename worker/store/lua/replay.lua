@@ -23,11 +23,7 @@ redis.call('HSET', KEYS[1], 'status', Status.QUEUED, 'kind', ARGV[7], 'applicati
   'replayed_at', fmt(now / 1000))
 if ARGV[10] ~= '' then redis.call('HSET', KEYS[1], 'idempotency_key', ARGV[10]) end
 redis.call('PEXPIRE', KEYS[1], ARGV[4])
-local scope = app_scope(ARGV[6])
-if redis.call('RPUSH', ARGV[2] .. 'wait:' .. ARGV[5] .. ':' .. scope, ARGV[1]) == 1 then
-  redis.call('RPUSH', ARGV[2] .. 'ring:' .. ARGV[5], scope)
-  redis.call('HSET', ARGV[2] .. 'apps', scope, ARGV[6])
-end
+push_waiting(ARGV[2], ARGV[5], app_scope(ARGV[6]), ARGV[6], ARGV[1], false)
 redis.call('HDEL', KEYS[3], ARGV[1])
 redis.call('ZREM', KEYS[2], ARGV[1])
 wake(ARGV[2])

@@ -20,7 +20,7 @@ for _, id in ipairs(due) do
   local h = live_fields(key, 'status', 'lease_until', 'attempts', 'sending_since')
   local status = h and h[1]
   if status == Status.SENDING and tonumber(h[2] or '0') > now then
-    redis.call('ZADD', KEYS[1], tonumber(h[2]) + tonumber(ARGV[4]), id)  -- still being sent
+    redis.call('ZADD', KEYS[1], tonumber(h[2]), id)  -- still being sent: at its lease's end
   elseif status == Status.SENDING or status == Status.QUEUED or status == Status.RETRYING then
     if status == Status.SENDING then
       log_worker_lost(key, tonumber(h[3] or '0') + 1, h[4] or now)
