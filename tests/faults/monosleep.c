@@ -6,10 +6,11 @@
  *
  * - clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME): the kernel answers EINVAL, which is
  *   every time.sleep() of Python 3.11 (wolfcw/libfaketime#426, fixed in 0.9.11).
- * - pthread_cond_timedwait on a monotonic condvar: Python's GIL. Its 5 ms wait times out at
- *   once, so a thread waiting for the GIL takes it from the holder at once: the GIL thrashes
- *   and a busy worker's sends stall for tens of ms (an arrival-time jitter the hosts of the
- *   clock scenario showed, whatever their offset, and that a real host does not have).
+ * - pthread_cond_timedwait on a monotonic condvar: Python's GIL, whose holder is asked to let
+ *   go after a 5 ms timed wait. With the deadline moved, a thread waiting for the GIL gets it
+ *   after 0.7 to 9 ms on average (5 without libfaketime), nearly at every tick at some
+ *   offsets: the GIL thrashes and a busy worker's sends stall by tens of ms (the hosts of the
+ *   clock scenario showed it, whatever their offset; a real host does not).
  */
 #define _GNU_SOURCE
 #include <dlfcn.h>
