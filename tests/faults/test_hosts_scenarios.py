@@ -144,14 +144,19 @@ def test_a_host_cut_from_redis_past_the_visibility_timeout_then_healed(
     # when TCP retransmits Redis's last reply to its BRPOP, backing off exponentially: up
     # to about the cut's length after the heal (5-7 s after an 8 s cut, as measured).
     s = host_scenario(Plan("host-redis-cut", jobs=440, workers=2, concurrency=8, feed_s=26.0,
-                           batches=44, latency_ms=400.0, deadline_s=80.0), hosts=2)
+                           batches=88, latency_ms=400.0, deadline_s=80.0), hosts=2)
     cut, other = s.hosts
     cut_at: list[float] = []
     healed: list[float] = []
     s.at(2.0, f"cut {cut.name} from Redis mid-send",
          timed(lambda: s.cut_mid_send(cut, cut.cut_redis, at_least=3), cut_at))
-    s.at(2.0 + s.settings.visibility_timeout_s + 2.0, f"heal {cut.name}",
-         timed(cut.heal_redis, healed))
+    cut_s = s.settings.visibility_timeout_s + 2.0
+
+    def heal() -> None:  # cut_s after the cut itself (it waits for sends to catch)
+        time.sleep(max(0.0, cut_at[0] + cut_s - time.time()) if cut_at else 0.0)
+        cut.heal_redis()
+
+    s.at(2.0 + cut_s, f"heal {cut.name}", timed(heal, healed))
 
     def back(_: object) -> list[str]:
         if not (cut_at and healed):
