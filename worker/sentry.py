@@ -15,8 +15,8 @@ Privacy: `send_default_pii` off, local variables off (a frame's `PreparedRequest
 the Authorization header), no auto-enabled integrations (the Redis one would add every
 command as a breadcrumb), and `Scrubber` as `before_send` / `before_breadcrumb`: the API
 token and the webhook secret (also as `repr` / `%r` would escape them), e-mail addresses
-and URL passwords are masked in every string, and the request's target and content fields (users, hwids,
-push_tokens, payload, …) in every mapping.
+and URL passwords are masked in every string, and the request's target and content
+fields (users, hwids, push_tokens, payload, …) in every mapping.
 
 Nothing goes out with the POSTs to Pushwoosh (L2): the default StdlibIntegration patches
 http.client to add `sentry-trace` and `baggage` (with the DSN's public key) to every

@@ -86,8 +86,26 @@ def render(settings: Settings, s: dict[str, Any]) -> str:
         _row("totals", "", _pairs({k: int(v) for k, v in s["totals"].items()
                                    if k in ("succeeded", "circuit_opened", "late")
                                    or k.split(":")[0] in ("retries", "dead")})),
+        *_webhook_rows(s["webhooks"]),
+        _row("unknown identifiers", s["unknown_identifiers"]["reported"],
+             f"reported in all; {s['unknown_identifiers']['jobs_kept']} job(s) kept for export"),
     ]
     return "\n".join(rows)
+
+
+def _webhook_rows(hooks: dict[str, Any]) -> list[str]:
+    url = hooks["url"]
+    state = ("off (NOTIFY_WEBHOOK_URL not set)" if url is None
+             else f"STOPPED: {url} answered 410 Gone (notify-relay webhooks resume)"
+             if hooks["url_gone"] else f"to {url}")
+    overdue = hooks["oldest_due_s"]
+    dead = hooks["dead_letters"]
+    return [
+        _row("webhooks", "", _printable(state)),
+        _row("  backlog", hooks["backlog"], "" if not overdue else f"oldest due {overdue}s ago"),
+        _row("  dead letters", dead["total"], _pairs(dead["by_reason"])),
+        _row("  deliveries", sum(hooks["deliveries"].values()), _pairs(hooks["deliveries"])),
+    ]
 
 
 def _row(label: str, value: object, detail: str) -> str:

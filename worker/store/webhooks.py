@@ -166,6 +166,14 @@ class WebhookStore:
         raw = self._redis.hget(self.dead_keys[1], event_id)
         return decode_entry(event_id, raw) if raw else None
 
+    def iter_pending(self, limit: int) -> Iterator[Pending]:
+        """Waiting events, the next due first (at most `limit`; 0: all)."""
+        ids = self._redis.zrange(self.due_key, 0, limit - 1 if limit else -1)
+        for event_id, raw in zip(ids, self._redis.hmget(self.events_key, ids) if ids else [],
+                                 strict=True):
+            if raw:
+                yield decode_entry(_text(event_id), raw)
+
     def iter_dead(self, reason: str | None = None, batch: int = 500) -> Iterator[Pending]:
         """Dead letters newest first, in batches."""
         start = 0
