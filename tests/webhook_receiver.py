@@ -32,12 +32,13 @@ class Received:
 
 
 class Receiver:
-    def __init__(self, *statuses: int, delay_s: float = 0.0, path: str = "/hooks") -> None:
+    def __init__(self, *statuses: int, delay_s: float = 0.0, path: str = "/hooks",
+                 port: int = 0) -> None:
         self._statuses: collections.deque[int] = collections.deque(statuses)
         self.delay_s = delay_s
         self.received: list[Received] = []
         self._lock = threading.Lock()
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
+        self._server = ThreadingHTTPServer(("127.0.0.1", port), self._handler())
         self._server.daemon_threads = True
         self.url = f"http://127.0.0.1:{self._server.server_port}{path}"
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
