@@ -60,6 +60,11 @@ class RedisServer:
         stats = self.client.info("commandstats")
         return {name.removeprefix("cmdstat_"): int(v["calls"]) for name, v in stats.items()}
 
+    def cpu_seconds(self) -> float:
+        """The server's user + system CPU so far (INFO cpu): Lua scripts run in it."""
+        info = self.client.info("cpu")
+        return float(info["used_cpu_user"]) + float(info["used_cpu_sys"])
+
     def used_memory(self) -> int:
         return int(self.client.info("memory")["used_memory"])
 

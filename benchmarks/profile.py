@@ -89,7 +89,7 @@ def run(system: System, n: int, duration_s: float, redis: RedisServer, endpoint:
     endpoint.reset(0)
     target = Target(redis.url, endpoint.url)
     system.prefill(target, [BODY] * n)
-    workers = Workers(system.launch(target, out_dir / "logs", "profile"))
+    workers = Workers(system.launch(target, out_dir / "logs", "profile"), system.supervised)
     raw = out_dir / "profile.txt"
     try:
         while endpoint.stats()["answered"] < WARM_JOBS:

@@ -103,9 +103,9 @@ One JSON object per request, in arrival order::
      "fault": null,                 # the applied fault's name (default: its kind)
      "peer": "127.0.0.1"}           # the client's IP address
 
-A streamed answer (``drip``, ``huge_body``, ``deep_nesting``) gets its ``status`` as its last
-byte goes out: it stays null while the body is being sent, and for good when the client closes
-the connection first (it never had a whole answer).
+A streamed answer (``drip``, ``huge_body``, ``deep_nesting``) gets its ``status`` as its status
+line and headers go out, however long its body then takes or whether the client stays to read
+it: the endpoint has answered (with a 2xx, it created the message).
 
 Header names are lower-case; the Authorization value is replaced by ``<scheme> ***`` (``***``
 alone for an unusual scheme). The log keeps the latest 100,000 records.

@@ -54,30 +54,24 @@ def handle_api(state: EmulatorState, req: Incoming) -> Reply:
     )
     reply = _route(state, req, check, doc, record)
     if reply.stream is not None:
-        return _finished_at_last_piece(state.log, record, reply, reply.stream)
+        return _finished_at_first_piece(state.log, record, reply, reply.stream)
     state.log.finish(record, reply.status)
     return reply
 
 
-def _finished_at_last_piece(
+def _finished_at_first_piece(
     log: RequestLog, record: RequestRecord, reply: Reply, stream: Stream
 ) -> Reply:
-    """A streamed answer is recorded as its last piece goes out: while it streams, or when the
-    client left before the end, the record's status stays null (the client has no full answer)."""
-    pieces = _calling_before_last(stream.pieces, lambda: log.finish(record, reply.status))
+    """A streamed answer is recorded as its status line and headers go out, before its body:
+    the endpoint has answered (with a 2xx, it created the message) however long the body
+    then takes, or whether the client stays to read it."""
+    pieces = _calling_before_first(stream.pieces, lambda: log.finish(record, reply.status))
     return replace(reply, stream=replace(stream, pieces=pieces))
 
 
-def _calling_before_last(pieces: Iterator[bytes], call: Callable[[], None]) -> Iterator[bytes]:
-    # Before the last piece, not after: a client that has read it all then sees the status.
-    ahead = None
-    for piece in pieces:
-        if ahead is not None:
-            yield ahead
-        ahead = piece
+def _calling_before_first(pieces: Iterator[bytes], call: Callable[[], None]) -> Iterator[bytes]:
     call()
-    if ahead is not None:
-        yield ahead
+    yield from pieces
 
 
 def _route(

@@ -103,7 +103,7 @@ def _notify_relay(args: list[str], environ: Mapping[str, str], hostname: str) ->
     if sub == "metrics":
         # prometheus_client answers /favicon.ico without collecting: every other path
         # runs a full scrape, which reads the queue in Redis (too much for every 30 s).
-        host = _last_value(rest, "--host") or "0.0.0.0"
+        host = _last_value(rest, "--host") or "127.0.0.1"
         port = _last_value(rest, "--port") or "9808"
         return Probe("http", "notify-relay metrics", url=_url(host, port, "/favicon.ico"))
     if sub:

@@ -64,7 +64,7 @@ class Job:
         idempotency_key: str | None = None,
         expires_in: float | None = None,
         now: float | None = None,
-        priority: Priority = Priority.NORMAL,
+        priority: str | Priority = Priority.NORMAL,
     ) -> Job:
         now = time.time() if now is None else now
         ttl = max_age_s if expires_in is None else expires_in
@@ -74,7 +74,7 @@ class Job:
             enqueued_at=now,
             expires_at=now + ttl,
             idempotency_key=idempotency_key,
-            priority=priority,
+            priority=Priority.parse(priority),
         )
 
     @classmethod

@@ -206,7 +206,8 @@ def _container_health(hostname: str) -> tuple[bool, str]:
 
 
 @click.command()
-@click.option("--host", default="0.0.0.0", show_default=True)
+@click.option("--host", default="127.0.0.1", show_default=True,
+              help="Listen address (unauthenticated: 0.0.0.0 only behind a firewall).")
 @click.option("--port", default=9808, show_default=True)
 def metrics(host: str, port: int) -> None:
     """Serve the fleet's counters in Prometheus format on http://HOST:PORT/metrics."""

@@ -178,6 +178,7 @@ class WorkerPool:
         self.hosts = list(hosts)
         self.kills = 0
         self.exits: list[str] = []  # workers that died without being killed, and why
+        self.peak_rss_mb: list[float] = []  # each worker's peak, read as it is stopped
         self.workers: list[Service | None] = [None] * count
         self._generation = [0] * count
         self._lock = threading.Lock()  # the fault thread and the supervisor both restart
@@ -243,7 +244,20 @@ class WorkerPool:
     def stop_all(self) -> None:
         for service in self.workers:
             if service is not None:
+                if service.alive():
+                    self.peak_rss_mb.append(peak_rss_mb(service.proc.pid))
                 service.stop(timeout=20)
+
+
+def peak_rss_mb(pid: int) -> float:
+    """A process's peak resident memory (VmHWM), MiB; 0 if it is gone."""
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return 0.0
 
 
 def last_error(log: str) -> str:

@@ -49,6 +49,26 @@ FLAKY_ENDPOINT = exclusive(
 )
 
 
+#: An endpoint (or what stands in front of it) that answers in ways meant to break a
+#: client (security review H1, M2, M7, M8): a 200 that drips one byte every 0.2 s for ever
+#: (only the send's own deadline ends it: an ambiguous attempt), a gzip body inflating to
+#: 200 MB, a 20 MB body, 200,000 nested arrays, and 429s with absurd Retry-After values.
+HOSTILE_ENDPOINT = exclusive(
+    (0.02, {"kind": "drip", "drip_interval_s": 0.2, "framing": "chunked", "name": "drip"}),
+    (0.02, {"kind": "gzip_bomb", "inflated_mb": 200, "name": "gzip-bomb"}),
+    (0.02, {"kind": "huge_body", "size_mb": 20, "name": "huge-body"}),
+    (0.02, {"kind": "deep_nesting", "depth": 200_000, "name": "deep-nesting"}),
+    (0.01, {"kind": "respond", "status": 429, "headers": {"Retry-After": "\u00b2"},
+            "name": "retry-after-superscript"}),
+    (0.01, {"kind": "respond", "status": 429, "headers": {"Retry-After": "31536000"},
+            "name": "retry-after-a-year"}),
+    (0.01, {"kind": "respond", "status": 429, "headers": {"Retry-After": "-5"},
+            "name": "retry-after-negative"}),
+)
+#: A worker process holds far less than one inflated bomb (200 MB) at its peak.
+HOSTILE_PEAK_RSS_MB = 150
+
+
 def run(scenario: Scenario, publish: Publish) -> Reconciliation:
     result = scenario.run()
     report = publish(result)
@@ -110,6 +130,19 @@ def test_a_flaky_endpoint_loses_nothing(scenario: ScenarioFactory, publish: Publ
 
 
 @pytest.mark.timeout(240)
+@pytest.mark.timeout(180)
+def test_a_hostile_endpoint_makes_no_job_lost_sent_twice_unflagged_or_heavy(
+        scenario: ScenarioFactory, publish: Publish) -> None:
+    s = scenario(Plan("hostile-endpoint", jobs=600, feed_s=6.0, deadline_s=80.0,
+                      emulator_faults=HOSTILE_ENDPOINT))
+    result = run(s, publish)  # lost 0; a second 2xx only after an ambiguous attempt
+    assert_every_fault_fired(result, HOSTILE_ENDPOINT)
+    drips = result.endpoint_answers.get("200 drip", 0)
+    assert drips > 0 and result.ambiguous_attempts >= drips  # cut by the send's deadline
+    assert max(s.workers.peak_rss_mb) < HOSTILE_PEAK_RSS_MB, s.workers.peak_rss_mb
+
+
+@pytest.mark.timeout(240)
 def test_all_faults_at_once_lose_nothing(scenario: ScenarioFactory, publish: Publish) -> None:
     s = scenario(Plan("all-at-once", feed_s=20.0, latency_ms=100.0, deadline_s=110.0,
                       emulator_faults=FLAKY_ENDPOINT))
@@ -122,7 +155,8 @@ def test_all_faults_at_once_lose_nothing(scenario: ScenarioFactory, publish: Pub
     assert s.redis.crashes == 1
 
 
-def assert_every_fault_fired(result: Reconciliation) -> None:
+def assert_every_fault_fired(result: Reconciliation,
+                             faults: list[dict[str, Any]] = FLAKY_ENDPOINT) -> None:
     fired = {answer.split(" ", 1)[-1] for answer in result.endpoint_answers}
-    missing = {fault["name"] for fault in FLAKY_ENDPOINT} - fired
+    missing = {fault["name"] for fault in faults} - fired
     assert not missing, f"faults that never fired: {missing}"

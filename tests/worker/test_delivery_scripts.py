@@ -53,3 +53,17 @@ def test_an_expired_job_is_dead_lettered_without_a_post_or_a_slot(
     assert deliver(item, rt).action is Action.DEAD
     assert producer.outcome(job_id)["dead_reason"] == "expired"
     assert emulator_client.requests() == []
+
+
+def test_a_dead_letter_is_written_whole_after_redis_forgot_the_scripts(
+        rt, producer, emulator_client, redis_client):
+    # Once a MULTI with EVALSHA inside: a NOSCRIPT there failed the dead-letter insert while
+    # the rest of the transaction applied. Now one script, re-run whole on NOSCRIPT.
+    emulator_client.script({"kind": "respond", "status": 400, "count": 1})
+    job_id = producer.enqueue(example())
+    [item] = handed_out(rt.stores)
+    redis_client.script_flush()
+    assert deliver(item, rt).action is Action.DEAD
+    assert producer.outcome(job_id)["dead_reason"] == "permanent"
+    assert rt.stores.dead.get(job_id)["reason"] == "permanent"
+    assert rt.stores.dead.count_by_reason()["permanent"] == 1
