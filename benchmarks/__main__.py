@@ -3,6 +3,7 @@
     python -m benchmarks                 # the full suite (about 15-20 minutes on 2 cores)
     python -m benchmarks --quick         # 1 run each, small N: a smoke check
     python -m benchmarks --memory        # RSS after 10,000 and 100,000 jobs (long)
+    python -m benchmarks --only backlog  # 20/s with 200,000 jobs waiting, against 1,000
     python -m benchmarks --only e2e --no-peers --n0 20 --n50 0    # the smallest case
 
 Writes results.json (every run), results.md (the tables) and plot.png, plus the
@@ -22,10 +23,9 @@ from pathlib import Path
 
 from benchmarks import report
 from benchmarks.infra import Endpoint, RedisServer
-from benchmarks.suite import Plan, Suite, log
+from benchmarks.suite import PARTS, Plan, Suite, log
 
 RESULTS = Path(__file__).resolve().parent / "results"
-PARTS = ("capacity", "e2e", "enqueue", "latency", "profile", "memory")
 
 
 def parse(argv: list[str] | None = None) -> argparse.Namespace:
@@ -39,7 +39,8 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--n50", type=int, help="jobs per run at 50 ms (default 3000; 0 skips)")
     parser.add_argument("--enqueue-n", type=int, help="jobs per enqueue run (default 10000)")
     parser.add_argument("--layouts", help="notify-relay layouts, first = default: 2x64,2x16:1 "
-                        "(PxS: P processes, S senders; :1 one job per message)")
+                        "(PxS: P processes, S senders; :1 one job per message; @enqueue: "
+                        "jobs enqueued one call each)")
     parser.add_argument("--no-peers", action="store_true", help="notify-relay only")
     parser.add_argument("--memory-jobs", type=int, help="last memory checkpoint (100000)")
     parser.add_argument("--out", type=Path, help="results folder (default: a new timestamp)")
@@ -50,8 +51,9 @@ def make_plan(args: argparse.Namespace) -> Plan:
     plan = Plan()
     if args.quick:
         plan = Plan(runs=1, n={0.0: 600, 50.0: 400}, enqueue_n=1000, capacity_n=1000,
-                    layouts=("2x64", "2x16:1"), paced_s=2.0,
-                    parts=("capacity", "e2e", "enqueue", "latency"))
+                    layouts=("2x64", "2x64@enqueue", "2x16:1"), paced_s=2.0, footprint_n=1000,
+                    backlog_sizes=(1_000, 20_000), backlog_window_s=5.0,
+                    parts=("capacity", "e2e", "enqueue", "latency", "footprint"))
     if args.memory:
         plan.parts = ("memory",)
     if args.only:

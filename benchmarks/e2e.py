@@ -31,9 +31,17 @@ class Workers:
     """The started worker services and the processes they grew into."""
 
     services: list[Service]
+    #: The services are supervisors (`notify-relay worker`): their own pid is no worker.
+    supervised: bool = False
 
     def pids(self) -> list[int]:
+        """Every process the services grew into, supervisors included (CPU counts them)."""
         return [pid for s in self.services for pid in procstats.tree(s.proc.pid)]
+
+    def worker_pids(self) -> list[int]:
+        """The Python worker processes (what RSS figures are about), in a stable order."""
+        roots = {s.proc.pid for s in self.services} if self.supervised else set()
+        return sorted(p for p in self.pids() if p not in roots and procstats.is_python(p))
 
     def check_alive(self) -> None:
         for service in self.services:
@@ -41,8 +49,7 @@ class Workers:
                 raise RuntimeError(f"{service.name} exited:\n{service.log_text()[-3000:]}")
 
     def peak_rss_mb(self) -> float:
-        pids = [p for p in self.pids() if procstats.is_python(p)]
-        return max(procstats.memory_kb(p, "VmHWM") for p in pids) / 1024
+        return max(procstats.memory_kb(p, "VmHWM") for p in self.worker_pids()) / 1024
 
     def stop(self) -> None:
         for service in self.services:
@@ -59,7 +66,7 @@ def run(system: System, n: int, latency_ms: float, redis: RedisServer, endpoint:
     redis.reset_stats()
     redis_cpu = redis.cpu_seconds()
     started = time.monotonic()
-    workers = Workers(system.launch(target, log_dir, _tag(system, latency_ms)))
+    workers = Workers(system.launch(target, log_dir, _tag(system, latency_ms)), system.supervised)
     try:
         result = _measure(workers, n, endpoint, started, timeout_s=TIMEOUT_FLOOR_S + n / 10)
         calls = redis.command_calls()

@@ -31,9 +31,9 @@ def run(system: System, burst: int, duration_s: float, latency_ms: float,
     endpoint.reset(latency_ms)
     target = Target(redis.url, endpoint.url)
     workers = Workers(system.launch(target, log_dir, f"paced-{system.processes}x"
-                                    f"{system.threads}-{latency_ms:g}ms"))
-    # `enqueue` publishes one job per message, so capacity is measured that way too
-    # (a batched burst would overstate it, and half of it could overload the workers).
+                                    f"{system.threads}-{latency_ms:g}ms"), system.supervised)
+    # The paced jobs are single `enqueue` calls, so the capacity burst is made of them
+    # too (what the workers see is the same either way: the dispatch packs messages).
     producer = Producer(settings=notify_relay_settings(target, batch_size=1))
     try:
         _drain(producer, system.concurrency * 2, endpoint, workers)

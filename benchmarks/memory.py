@@ -29,7 +29,7 @@ def run(system: System, checkpoints: list[int], redis: RedisServer, endpoint: En
     target = Target(redis.url, endpoint.url)
     system.prefill(target, [BODY] * total)
     workers = Workers(system.launch(target, log_dir, f"memory-{system.processes}x"
-                                    f"{system.threads}"))
+                                    f"{system.threads}"), system.supervised)
     samples: dict[int, list[float]] = {}
     try:
         pending = list(checkpoints)
@@ -54,5 +54,5 @@ def run(system: System, checkpoints: list[int], redis: RedisServer, endpoint: En
 
 def _rss_mb(workers: Workers) -> list[float]:
     """VmRSS of every Python worker process, in a stable order (MiB)."""
-    pids = sorted(p for p in workers.pids() if procstats.is_python(p))
+    pids = workers.worker_pids()
     return [procstats.memory_kb(p) / 1024 for p in pids]

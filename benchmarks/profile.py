@@ -5,8 +5,8 @@ a pre-filled queue. Each sample is charged twice:
 
 * to a **package**, by its innermost Python frame (celery, kombu, redis-py, requests,
   urllib3, http.client, json, logging, our worker/ and producers/ code, ...);
-* to a **step**, by the innermost frame that names one (claim, validation, circuit,
-  rate limiter, the POST, recording the outcome, metrics, Celery's task events, kombu's
+* to a **step**, by the innermost frame that names one (the claim, the dispatch, the
+  circuit, the POST, recording the outcome, metrics, Celery's task events, kombu's
   receive and ack, ...).
 
 Shares are of the samples taken; times per job are share x the measured CPU per job.
@@ -45,16 +45,17 @@ PACKAGES: tuple[tuple[str, str], ...] = (
 #: (step, marker in a frame "function (path"). The innermost frame with a specific marker
 #: wins; failing that, the innermost frame with a generic one.
 SPECIFIC_STEPS: tuple[tuple[str, str], ...] = (
-    ("claim (Lua)", "OutcomeStore.claim (producers/outcomes.py"),
-    ("re-validation in the worker", "validate (producers/validation.py"),
-    ("circuit check / reset", "(worker/circuit.py"),
-    ("rate limiter (acquire, on_success)", "(worker/ratelimit.py"),
+    ("claim (Lua: lease, budget slot, body)", "ClaimStore.claim (worker/store/claims.py"),
+    ("record outcome (Lua)", "ClaimStore.succeed (worker/store/claims.py"),
+    ("record outcome (Lua)", "ClaimStore.retry (worker/store/claims.py"),
+    ("record outcome (Lua)", "ClaimStore.bury (worker/store/claims.py"),
+    ("dispatch (Lua: budget, priorities, messages)", "Waiting.dispatch (worker/store/"),
+    ("dispatch (Lua: budget, priorities, messages)", "(worker/scheduler.py"),
+    ("circuit check / reset", "(worker/store/circuit.py"),
     ("HTTP POST (urllib3)", "NotifyClient.post (worker/http.py"),
     ("classify", "classify (worker/classify.py"),
-    ("metrics", "(worker/metrics.py"),
+    ("metrics", "(worker/store/metrics.py"),
     ("events / logs", "(worker/events.py"),
-    ("record outcome (MULTI/EXEC)", "OutcomeStore.record (producers/outcomes.py"),
-    ("record outcome (MULTI/EXEC)", "_succeeded (worker/delivery.py"),
     ("celery task events (PUBLISH)", "(celery/events/"),
     ("kombu ack (unacked ZREM + HDEL)", "Message.ack (kombu/message.py"),
     ("kombu ack (unacked ZREM + HDEL)", "QoS.ack (kombu/transport/redis.py"),
@@ -89,7 +90,7 @@ def run(system: System, n: int, duration_s: float, redis: RedisServer, endpoint:
     endpoint.reset(0)
     target = Target(redis.url, endpoint.url)
     system.prefill(target, [BODY] * n)
-    workers = Workers(system.launch(target, out_dir / "logs", "profile"))
+    workers = Workers(system.launch(target, out_dir / "logs", "profile"), system.supervised)
     raw = out_dir / "profile.txt"
     try:
         while endpoint.stats()["answered"] < WARM_JOBS:

@@ -13,10 +13,13 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-from benchmarks import capacity, e2e, enqueue, latency, memory, profile
+from benchmarks import backlog, capacity, e2e, enqueue, footprint, latency, memory, profile
 from benchmarks.infra import Endpoint, RedisServer
 from benchmarks.stats import figure
 from benchmarks.systems import PEERS_0MS, PEERS_50MS, System, notify_relay
+
+#: Every part, in the order they run (`--only` picks some).
+PARTS = ("capacity", "e2e", "enqueue", "latency", "footprint", "backlog", "profile", "memory")
 
 #: The latency part sizes its capacity burst to last about this long ...
 BURST_S = 2.0
@@ -32,10 +35,14 @@ class Plan:
     n: dict[float, int] = field(default_factory=lambda: {0.0: 3000, 50.0: 3000})
     enqueue_n: int = 10_000
     capacity_n: int = 4000
-    layouts: Sequence[str] = ("2x64", "1x64", "2x32", "2x128", "2x16:1")
+    layouts: Sequence[str] = ("2x64", "2x64@enqueue", "1x64", "2x32", "2x128", "2x16:1")
     peers: bool = True
     paced_s: float = 6.0
-    parts: Sequence[str] = ("capacity", "e2e", "enqueue", "latency", "profile")
+    parts: Sequence[str] = ("capacity", "e2e", "enqueue", "latency", "footprint", "profile")
+    footprint_n: int = 10_000
+    #: jobs waiting in the backlog part (the issue's case, and a small reference)
+    backlog_sizes: Sequence[int] = (1_000, 200_000)
+    backlog_window_s: float = 20.0
     profile_n: int = 6000
     profile_s: float = 8.0
     memory_checkpoints: Sequence[int] = (10_000, 100_000)
@@ -66,7 +73,7 @@ class Suite:
         self.results: dict[str, Any] = {}
 
     def run(self) -> dict[str, Any]:
-        for part in ("capacity", "e2e", "enqueue", "latency", "profile", "memory"):
+        for part in PARTS:
             if part in self.plan.parts:
                 log(f"== {part}")
                 getattr(self, part)()
@@ -141,6 +148,23 @@ class Suite:
         result = profile.run(system, self.plan.profile_n, self.plan.profile_s, self.redis,
                              self.endpoint, self.out)
         self.results["profile"] = {"label": system.label, **result}
+
+    def footprint(self) -> None:
+        system = notify_relay(self.plan.layouts[0])
+        ours = footprint.run(system, self.plan.footprint_n, self.redis, self.endpoint,
+                             self.logs)
+        peers = {p.label: footprint.peer(p, self.plan.footprint_n, self.redis)
+                 for p in footprint.PEER_FAMILIES} if self.plan.peers else {}
+        self.results["footprint"] = {"label": system.label, "n": self.plan.footprint_n,
+                                     "notify-relay": ours, "peers": peers}
+
+    def backlog(self) -> None:
+        system = notify_relay(self.plan.layouts[0])
+        runs = repeat(self.plan.runs, list(self.plan.backlog_sizes), lambda n: f"{n:,} waiting",
+                      lambda n: backlog.run(system, n, self.plan.backlog_window_s, self.redis,
+                                            self.endpoint, self.logs))
+        self.results["backlog"] = {"label": system.label, "limit": backlog.RATE_LIMIT,
+                                   "window_s": self.plan.backlog_window_s, "sizes": runs}
 
     def memory(self) -> None:
         system = notify_relay(self.plan.memory_layout)

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks.body import TOKEN
-from notify_relay.processes import Service, worker_argv
+from notify_relay.processes import Service, python_argv
 from producers import Producer
 from producers.settings import Settings
 
@@ -41,6 +41,9 @@ class System:
     default: bool = False
     #: notify-relay only: jobs per queue message (NOTIFY_BATCH_SIZE; None: its default)
     batch_size: int | None = None
+    #: notify-relay only: how the jobs were enqueued, "enqueue_many" or "enqueue" (one call
+    #: a job, what application code mostly does)
+    path: str = "enqueue_many"
 
     @property
     def concurrency(self) -> int:
@@ -54,13 +57,17 @@ class System:
         suffix = " (default)" if self.default else ""
         if self.batch_size is not None:
             suffix = f", {self.batch_size} job(s)/message{suffix}"
+        if self.path != "enqueue_many":
+            suffix = f", {self.path} path{suffix}"
         return f"{self.family} {shape} {self.pool}{suffix}"
 
     @property
     def layout(self) -> str:
         """The `--layouts` spelling that gives this system back."""
         shape = f"{self.processes}x{self.threads}"
-        return shape if self.batch_size is None else f"{shape}:{self.batch_size}"
+        if self.batch_size is not None:
+            shape = f"{shape}:{self.batch_size}"
+        return shape if self.path == "enqueue_many" else f"{shape}@{self.path}"
 
     @property
     def one_job_per_message(self) -> bool:
@@ -69,21 +76,33 @@ class System:
     def prefill(self, target: Target, bodies: Sequence[dict[str, Any]]) -> None:
         """Put one job per body on the queue, before any worker runs."""
         if self.family == "notify-relay":
-            _prefill_notify_relay(target, bodies, self.batch_size)
+            _prefill_notify_relay(target, bodies, self.batch_size, self.path)
         elif self.family == "celery":
             _prefill_celery(target, bodies)
         else:
             _prefill_dramatiq(target, bodies)
 
-    def launch(self, target: Target, log_dir: Path, tag: str) -> list[Service]:
-        """Start the workers; they begin on the pre-filled queue at once."""
+    def launch(self, target: Target, log_dir: Path, tag: str,
+               limit: str = RATE_LIMIT) -> list[Service]:
+        """Start the workers; they begin on the pre-filled queue at once.
+
+        notify-relay runs as its README says: `notify-relay worker --processes P`, one
+        supervisor and P worker processes (`limit`: its NOTIFY_RATE_LIMIT).
+        """
         env = {**os.environ, "PYTHONPATH": str(ROOT), "BENCH_REDIS_URL": target.redis_url,
                "BENCH_ENDPOINT_URL": target.endpoint_url}
         if self.family == "notify-relay":
             env.update(notify_relay_env(target, self.threads, self.batch_size))
-            return [Service(f"{tag}-{i}", worker_argv("-n", f"nr{i}@%h"), env, log_dir)
-                    for i in range(self.processes)]
+            env["NOTIFY_RATE_LIMIT"] = limit
+            argv = python_argv("-m", "notify_relay", "worker", "--processes",
+                               str(self.processes))
+            return [Service(tag, argv, env, log_dir)]
         return [Service(tag, self.argv(), env, log_dir)]
+
+    @property
+    def supervised(self) -> bool:
+        """Its launched process is a supervisor, not a worker (left out of RSS figures)."""
+        return self.family == "notify-relay"
 
     def argv(self) -> list[str]:
         if self.family == "celery":
@@ -118,10 +137,14 @@ def notify_relay_settings(target: Target, batch_size: int | None = None) -> Sett
 
 
 def _prefill_notify_relay(target: Target, bodies: Sequence[dict[str, Any]],
-                          batch_size: int | None) -> None:
+                          batch_size: int | None, path: str) -> None:
     producer = Producer(settings=notify_relay_settings(target, batch_size))
-    for start in range(0, len(bodies), PREFILL_CHUNK):
-        producer.enqueue_many(bodies[start : start + PREFILL_CHUNK])
+    if path == "enqueue":
+        for request in bodies:
+            producer.enqueue(request)
+    else:
+        for start in range(0, len(bodies), PREFILL_CHUNK):
+            producer.enqueue_many(bodies[start : start + PREFILL_CHUNK])
     producer.close()
 
 
@@ -155,12 +178,21 @@ PEERS_0MS = (
 PEERS_50MS = (*PEERS_0MS, System("dramatiq", 2, 64))
 
 
+PATHS = ("enqueue_many", "enqueue")
+
+
 def notify_relay(layout: str) -> System:
     """`"2x64"` → 2 worker processes of 64 senders; `"2x16:1"` → one job per message, sent
-    on 16 Celery threads per process (see `notify_relay_env`)."""
-    shape, _, per_message = layout.lower().partition(":")
+    on 16 Celery threads per process (see `notify_relay_env`); `"2x64@enqueue"` → the jobs
+    enqueued one `enqueue` call each instead of by `enqueue_many`."""
+    layout, _, path = layout.lower().partition("@")
+    shape, _, per_message = layout.partition(":")
     processes, threads = (int(x) for x in shape.split("x"))
     batch_size = int(per_message) if per_message else None
+    path = path or "enqueue_many"
+    if path not in PATHS:
+        raise ValueError(f"layout {layout!r}: the path after @ is one of {', '.join(PATHS)}")
     default = (processes, threads, batch_size) == (
         NOTIFY_RELAY_DEFAULT.processes, NOTIFY_RELAY_DEFAULT.threads, None)
-    return System("notify-relay", processes, threads, default=default, batch_size=batch_size)
+    return System("notify-relay", processes, threads, default=default, batch_size=batch_size,
+                  path=path)
