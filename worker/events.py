@@ -125,6 +125,11 @@ class Events:
         self._count("messages")
         self._count("message_jobs", amount=jobs)
 
+    def message_ended(self, state: str) -> None:
+        """How a `deliver` message ended, as Flower counts it: succeeded, failed (a job
+        died), retried (some wait again), rejected (given back to the queue)."""
+        self._count("message_states", state)
+
     def _count(self, family: str, label: str = "", amount: float = 1) -> None:
         if self._metrics:
             self._metrics.count(family, label, amount)

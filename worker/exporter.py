@@ -49,6 +49,9 @@ COUNTERS: dict[str, tuple[str, str, str | None]] = {
                   None),
     "messages": ("notify_relay_messages", "Deliver messages taken by workers.", None),
     "message_jobs": ("notify_relay_message_jobs", "Jobs those messages carried.", None),
+    "message_states": ("notify_relay_message_states", "Deliver messages by how they ended, "
+                       "as Flower counts them (succeeded, failed: a job died, retried: some "
+                       "wait again, rejected: given back).", "state"),
     "late": ("notify_relay_late_results", "Results of workers whose claim had run out "
              "(logged as late, nothing else changed).", None),
     "circuit_opened": ("notify_relay_circuit_episodes", "Times 401/403 stopped all sends.",
