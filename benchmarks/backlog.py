@@ -137,8 +137,11 @@ def _stats_command_ms(env: dict[str, str], times: int = 3) -> float:
     took = []
     for _ in range(times):
         t0 = time.perf_counter()
-        subprocess.run([sys.executable, "-m", "notify_relay", "stats", "--json"], env={
-            **env, "PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"}, cwd=ROOT, check=True,
-            capture_output=True, timeout=60)
+        done = subprocess.run([sys.executable, "-m", "notify_relay", "stats", "--json"], env={
+            **env, "PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"}, cwd=ROOT,
+            capture_output=True, text=True, timeout=60)
         took.append(1000 * (time.perf_counter() - t0))
+        if done.returncode != 0:
+            raise RuntimeError(f"notify-relay stats exited {done.returncode}: "
+                               f"{done.stderr[-2000:]}")
     return statistics.median(took)

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import math
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -95,6 +95,9 @@ class Enqueuer:
         level = Priority.parse(priority)
         ttl_ms = expires_in_ms(self.settings, expires_in)
         cap = self.settings.max_targets
+        if self.settings.return_unknown_identifiers and not isinstance(
+                requests, Mapping | str | bytes):  # validate_many refuses those itself
+            requests = [ask_unknown_identifiers(request) for request in requests]
         checked = ([validate(request, strict=strict, max_targets=cap) for request in requests]
                    if single else validate_many(requests, strict=strict, max_targets=cap))
         keys = list(idempotency_keys) if idempotency_keys is not None else [None] * len(checked)
@@ -109,6 +112,8 @@ class Enqueuer:
         """The call that takes a whole job (a message another tool published) into its
         waiting list, under its own id, unless that id is known already."""
         request = job["request"]
+        if self.settings.return_unknown_identifiers:
+            request = ask_unknown_identifiers(request)
         ttl_ms = max(1, int((float(job["expires_at"]) - float(job["enqueued_at"])) * 1000))
         args = [str(job["job_id"]), job.get("idempotency_key") or "", application_of(request),
                 _kind(request), ttl_ms, request_json(request)]
@@ -137,6 +142,25 @@ def expires_in_ms(settings: Settings, expires_in: float | None) -> int:
         raise ValueError(f"expires_in must be shorter than NOTIFY_OUTCOME_TTL "
                          f"({settings.outcome_ttl_s:g} s), got {seconds:g}")
     return max(1, int(seconds * 1000))
+
+
+#: The flag a transactional request sets to be told which identifiers were unknown (§12).
+UNKNOWN_FLAG = "return_unknown_identifiers"
+
+
+def ask_unknown_identifiers(request: Any) -> Any:
+    """NOTIFY_RETURN_UNKNOWN_IDENTIFIERS: `request` with the flag set in its transactional
+    object, unless it sets it itself (true or false); anything else as it is.
+
+    Set here, at enqueue, before validation: the stored request (what `outcome`, a dead
+    letter and a replay show) is then byte for byte what is POSTed. The caller's dict is
+    not changed (a copy of the two levels touched)."""
+    if not isinstance(request, Mapping):
+        return request
+    body = request.get("transactional")
+    if not isinstance(body, dict) or UNKNOWN_FLAG in body:
+        return request
+    return {**request, "transactional": {**body, UNKNOWN_FLAG: True}}
 
 
 def _job_args(request: dict[str, Any], key: str | None, ttl_ms: int) -> list[Any]:

@@ -28,9 +28,20 @@ transport does anyway: not a Cluster.
 | `stats:window:<t>`         | hash   | worker/store/metrics.py    | TTL 2 min                  |
 | `stats:share:<t>`          | hash   | worker/store/waiting.py    | TTL 2 min                  |
 | `stats:workers`            | zset   | worker/store/heartbeat.py  | pruned; TTL 1 d            |
+| `hooks:due`, `hooks:events` | zset+hash | worker/store/webhooks.py (#) | NOTIFY_WEBHOOK_   |
+|                            |        |                            |   MAX_PENDING              |
+| `hooks:dead:index`, `:entries` | zset+hash | worker/store/webhooks.py (#) | NOTIFY_DEAD_MAX/_TTL |
+| `hooks:dead:reasons`       | hash   | worker/store/webhooks.py (#) | one field per reason     |
+| `hooks:gone`               | hash   | worker/store/webhooks.py   | one field per URL gone (410) |
+| `unknown:index`, `:entries` | zset+hash | worker/store/unknown.py (#) | NOTIFY_UNKNOWN_IDS_MAX, |
+|                            |        |                            | NOTIFY_OUTCOME_TTL         |
 
 (+) created by the producer's enqueue script, changed only by the worker's scripts; its
 shape (fields, statuses, the compact final form) is producers/outcomes.py, read by both.
+(#) also written by the record scripts that make a job final (succeed.lua, bury.lua): a
+webhook event joins the outbox, and unknown identifiers their log, in the same script as
+the record, so a crash between the two cannot lose one (helpers: lua/webhooks.lua,
+lua/unknown.lua, owned by those modules).
 (*) the enqueue script (a job waits as it is recorded) and the scripts that give a job back
 (retry mover, watchdog, release, replay) push to these too, by the same rules.
 
@@ -126,3 +137,11 @@ class Keys:
 
     def stats(self, name: str) -> str:
         return f"{self.prefix}stats:{name}"
+
+    def hooks(self, name: str) -> str:
+        """The webhook outbox and its dead letters: `due`, `events`, `dead:*`, `gone`."""
+        return f"{self.prefix}hooks:{name}"
+
+    def unknown(self, name: str) -> str:
+        """The log of identifiers the endpoint did not know: `index`, `entries`."""
+        return f"{self.prefix}unknown:{name}"

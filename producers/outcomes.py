@@ -87,9 +87,11 @@ def log_rows(log: str | bytes | None) -> list[dict[str, Any]]:
 
 
 #: Positions in the compact final record (worker/store/lua/records.lua `finalize`).
+#: Fields are only ever added at the end: a record written before one was added is
+#: shorter, and reads as that field absent (`unknown_identifiers`: an object of lists).
 FINAL_FIELDS = ("version", "status", "kind", "application", "priority", "enqueued_at",
                 "expires_at", "idempotency_key", "updated_at", "dead_reason", "last_error",
-                "replayed_at", "message_code")
+                "replayed_at", "message_code", "unknown_identifiers")
 #: Live record fields that are the worker's bookkeeping, not part of an outcome.
 PRIVATE_FIELDS = ("lease_until", "lease_owner", "sending_since", "body", "log", "dispatch",
                   "spent", "attempts")
@@ -100,8 +102,9 @@ def decode_record(job_id: str, raw: bytes | dict[bytes, bytes]) -> dict[str, Any
     """The outcome, from a live record (a hash) or a final one (the compact string)."""
     if isinstance(raw, bytes):
         head, _, log = raw.partition(b"\n")
-        record = {name: value for name, value in zip(FINAL_FIELDS, json.loads(head),
-                                                     strict=True) if value is not None}
+        values = json.loads(head)
+        record = {name: value for name, value in zip(FINAL_FIELDS, values, strict=False)
+                  if value is not None}
         record.pop("version")
     else:
         record = {k.decode(): v.decode() for k, v in raw.items()}

@@ -7,6 +7,8 @@ drift. Modules never read `os.environ` themselves.
 
 from __future__ import annotations
 
+import base64
+import binascii
 import dataclasses
 import ipaddress
 import re
@@ -142,6 +144,50 @@ def _text(raw: str) -> str:
     return raw
 
 
+#: Standard Webhooks: an HMAC key of at least 24 random bytes (192 bits), at most 64.
+_SECRET_BYTES = (24, 64)
+_WHSEC = "whsec_"
+
+
+def _webhook_secret(raw: str) -> str:
+    if not raw:
+        return raw
+    if not raw.startswith(_WHSEC):
+        raise Refused(f"expected {_WHSEC} followed by base64 (the Standard Webhooks form)")
+    try:
+        key = base64.b64decode(raw[len(_WHSEC):], validate=True)
+    except (binascii.Error, ValueError):
+        raise Refused(f"expected {_WHSEC} followed by valid base64") from None
+    low, high = _SECRET_BYTES
+    if not low <= len(key) <= high:
+        raise Refused(f"the key after {_WHSEC} must decode to {low}-{high} random bytes "
+                      "(e.g. `openssl rand -base64 32`)")
+    return raw
+
+
+def _optional_http_url(raw: str) -> str:
+    return _http_url(raw) if raw else ""
+
+
+#: The events a webhook can carry (worker/webhooks/payloads.py `EventType`).
+WEBHOOK_EVENT_TYPES = ("notification.succeeded", "notification.dead", "identifiers.unknown")
+
+
+def _event_types(raw: str) -> str:
+    names = [name.strip() for name in raw.split(",") if name.strip()]
+    unknown = [name for name in names if name not in WEBHOOK_EVENT_TYPES]
+    if not names or unknown:
+        raise Refused("expected a comma-separated list of " + ", ".join(WEBHOOK_EVENT_TYPES))
+    return ",".join(names)
+
+
+def _delays(raw: str) -> str:
+    delays = [float(part) for part in raw.split(",")]
+    if not all(0 < delay < 10 * 86400 for delay in delays):
+        raise ValueError
+    return ",".join(f"{delay:g}" for delay in delays)
+
+
 def _basic_auth(raw: str) -> str:
     for entry in raw.split(",") if raw else ():
         user, _, password = entry.partition(":")
@@ -179,8 +225,8 @@ SPECS: tuple[Spec, ...] = (
     Spec("PUSHWOOSH_BASE_URL", "base_url", "https://api.pushwoosh.com", "http(s) URL",
          _http_url, "Where `/messaging/v2/notify` lives (the emulator in local runs)."),
     Spec("NOTIFY_ALLOW_PLAIN_HTTP", "allow_plain_http", "false", "true or false", _bool,
-         "Allow an http:// PUSHWOOSH_BASE_URL on a host that is not loopback (an emulator "
-         "on a private network); the token then travels in clear."),
+         "Allow an http:// PUSHWOOSH_BASE_URL (or NOTIFY_WEBHOOK_URL) on a host that is not "
+         "loopback (an emulator on a private network); the token then travels in clear."),
     Spec("SENTRY_DSN", "sentry_dsn", "", "a Sentry DSN, or empty",
          _text, "Sentry reporting is on when set."),
     Spec("SENTRY_ENVIRONMENT", "sentry_environment", "production", "text",
@@ -225,9 +271,10 @@ SPECS: tuple[Spec, ...] = (
     Spec("NOTIFY_IDEMPOTENCY_WINDOW", "idempotency_window_s", "86400", "seconds > 0",
          _positive_float, "A repeated idempotency key inside this window returns the first job."),
     Spec("NOTIFY_DEAD_MAX", "dead_max", "100000", "whole number >= 1",
-         _positive_int, "Dead letters kept at most (oldest dropped first)."),
+         _positive_int, "Dead letters kept at most, per store (jobs; webhooks): oldest "
+         "dropped first."),
     Spec("NOTIFY_DEAD_TTL", "dead_ttl_s", "1209600", "seconds > 0",
-         _positive_float, "Dead letters older than this are dropped."),
+         _positive_float, "Dead letters (jobs and webhooks) older than this are dropped."),
     Spec("NOTIFY_MAX_TARGETS", "max_targets", "1000", "whole number >= 1",
          _positive_int, "Most hwids / users / push_tokens in one transactional request."),
     Spec("NOTIFY_CONCURRENCY", "concurrency", "16", "whole number >= 1",
@@ -237,6 +284,31 @@ SPECS: tuple[Spec, ...] = (
          _positive_int, "Most jobs in one queue message the dispatcher hands out."),
     Spec("NOTIFY_BATCH_SENDERS", "batch_senders", "64", "whole number >= 1",
          _positive_int, "Threads per worker process sending the jobs of batch messages."),
+    Spec("NOTIFY_RETURN_UNKNOWN_IDENTIFIERS", "return_unknown_identifiers", "false",
+         "true or false", _bool, "Set `return_unknown_identifiers` on every transactional "
+         "request that does not set it (at enqueue: the stored request is what is sent)."),
+    Spec("NOTIFY_UNKNOWN_IDS_MAX", "unknown_ids_max", "100000", "whole number >= 1",
+         _positive_int, "Jobs whose unknown identifiers are kept for `unknown-ids export` "
+         "(oldest dropped first; each kept NOTIFY_OUTCOME_TTL at most)."),
+    Spec("NOTIFY_WEBHOOK_URL", "webhook_url", "", "http(s) URL, or empty", _optional_http_url,
+         "Where outcome events are POSTed (Standard Webhooks); off when empty."),
+    Spec("NOTIFY_WEBHOOK_SECRET", "webhook_secret", "", "whsec_ + base64 of 24-64 bytes",
+         _webhook_secret, "Signs every webhook (HMAC-SHA256); required with "
+         "NOTIFY_WEBHOOK_URL. Never logged or sent."),
+    Spec("NOTIFY_WEBHOOK_EVENTS", "webhook_events",
+         ",".join(WEBHOOK_EVENT_TYPES), "comma-separated event types", _event_types,
+         "Which events are sent."),
+    Spec("NOTIFY_WEBHOOK_RETRY_DELAYS", "webhook_retry_delays",
+         "5,300,1800,7200,18000,36000,36000", "seconds, comma-separated",
+         _delays, "Waits between tries of one webhook (+0-10 % jitter); after the last, a "
+         "webhook dead letter. The default is Svix's ladder: 8 tries over ~27.6 h."),
+    Spec("NOTIFY_WEBHOOK_TIMEOUT", "webhook_timeout_s", "15", "seconds > 0",
+         _positive_float, "Whole-request budget of one webhook POST (connect included)."),
+    Spec("NOTIFY_WEBHOOK_CONCURRENCY", "webhook_concurrency", "4", "whole number >= 1",
+         _positive_int, "Webhook POSTs in flight per worker process (threads of their own)."),
+    Spec("NOTIFY_WEBHOOK_MAX_PENDING", "webhook_max_pending", "100000", "whole number >= 1",
+         _positive_int, "Webhooks waiting to be delivered at most; past it a new one goes "
+         "straight to the webhook dead letters (`overflow`)."),
     Spec("NOTIFY_TASK_EVENTS", "task_events", "false", "true or false",
          _bool, "Celery task events from the start (Flower turns them on when it watches)."),
     Spec("NOTIFY_LOG_FORMAT", "log_format", "text", "text or json",
@@ -290,6 +362,15 @@ class Settings:
     concurrency: int = 16
     batch_size: int = 32
     batch_senders: int = 64
+    return_unknown_identifiers: bool = False
+    unknown_ids_max: int = 100000
+    webhook_url: str = ""
+    webhook_secret: str = field(default="", repr=False)
+    webhook_events: str = ",".join(WEBHOOK_EVENT_TYPES)
+    webhook_retry_delays: str = "5,300,1800,7200,18000,36000,36000"
+    webhook_timeout_s: float = 15.0
+    webhook_concurrency: int = 4
+    webhook_max_pending: int = 100000
     task_events: bool = False
     log_format: str = "text"
     log_level: str = "info"
@@ -323,6 +404,18 @@ class Settings:
                 "PUSHWOOSH_BASE_URL is not valid: plain http:// is only for a loopback host "
                 "(127.0.0.1, ::1, localhost): elsewhere the API token would travel in clear; "
                 "use https://, or set NOTIFY_ALLOW_PLAIN_HTTP=true for a test endpoint")
+        if self.webhook_url and not self.webhook_secret:
+            raise SettingsError(
+                "NOTIFY_WEBHOOK_SECRET is not set: NOTIFY_WEBHOOK_URL needs a secret to sign "
+                "webhooks with (whsec_ + base64 of 24-64 random bytes, e.g. "
+                "`echo whsec_$(openssl rand -base64 32)`)")
+        webhook_host = urlsplit(self.webhook_url).hostname or ""
+        if self.webhook_url.startswith("http://") and not (_is_loopback(webhook_host)
+                                                           or self.allow_plain_http):
+            raise SettingsError(
+                "NOTIFY_WEBHOOK_URL is not valid: plain http:// is only for a loopback host: "
+                "elsewhere outcome events would travel in clear; use https://, or set "
+                "NOTIFY_ALLOW_PLAIN_HTTP=true for a receiver on a private network")
         if self.outcome_ttl_s <= self.max_age_s:
             raise SettingsError(
                 "NOTIFY_OUTCOME_TTL must be longer than NOTIFY_MAX_AGE, or outcomes of "
@@ -342,6 +435,19 @@ class Settings:
         worker died, so a message that is still nowhere was lost (worker/watchdog.py).
         """
         return 2 * self.visibility_timeout_s
+
+    @property
+    def webhooks_on(self) -> bool:
+        return bool(self.webhook_url)
+
+    @property
+    def webhook_event_set(self) -> frozenset[str]:
+        return frozenset(self.webhook_events.split(","))
+
+    @property
+    def webhook_ladder_s(self) -> tuple[float, ...]:
+        """NOTIFY_WEBHOOK_RETRY_DELAYS: the wait after each failed try (tries = len + 1)."""
+        return tuple(float(part) for part in self.webhook_retry_delays.split(","))
 
     @property
     def max_sends(self) -> int:
@@ -371,7 +477,8 @@ class Settings:
         return dataclasses.replace(self, **changes)
 
 
-_SECRETS = frozenset({"api_token", "sentry_dsn", "flower_basic_auth", "api_keys"})
+_SECRETS = frozenset({"api_token", "sentry_dsn", "flower_basic_auth", "webhook_secret",
+                      "api_keys"})
 
 
 def parse_one(spec: Spec, raw: str) -> Any:

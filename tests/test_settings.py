@@ -45,16 +45,26 @@ BAD_VALUES: dict[str, str] = {
     "FLOWER_BASIC_AUTH": "ops-without-password",
     "NOTIFY_FLOWER_LOCAL": "maybe",
     "NOTIFY_ALLOW_PLAIN_HTTP": "sometimes",
+    "NOTIFY_RETURN_UNKNOWN_IDENTIFIERS": "perhaps",
+    "NOTIFY_UNKNOWN_IDS_MAX": "0",
+    "NOTIFY_WEBHOOK_URL": "hooks.example.com/in",
+    "NOTIFY_WEBHOOK_RETRY_DELAYS": "5,soon",
+    "NOTIFY_WEBHOOK_TIMEOUT": "0",
+    "NOTIFY_WEBHOOK_CONCURRENCY": "none",
+    "NOTIFY_WEBHOOK_MAX_PENDING": "-1",
     "NOTIFY_API_LOCAL": "perhaps",
 }
 #: Values refused with the parser's own reason instead of the accepted form.
 REFUSED_VALUES: dict[str, tuple[str, str]] = {
     "PUSHWOOSH_API_TOKEN": ("abc123\nSECRETPART", "in visible ASCII characters only"),
+    "NOTIFY_WEBHOOK_SECRET": ("SECRETPART", "expected whsec_ followed by base64"),
+    "NOTIFY_WEBHOOK_EVENTS": ("notification.sent", "a comma-separated list of"),
     "NOTIFY_API_KEYS": ("orders:" + "ab" * 32 + ",SECRETPART",
                         "entry 2 is not NAME:SHA256HEX[:APP1|APP2]"),
 }
 #: Variables whose value an error message must not repeat.
-SECRET = {"PUSHWOOSH_API_TOKEN", "SENTRY_DSN", "FLOWER_BASIC_AUTH", "NOTIFY_API_KEYS"}
+SECRET = {"PUSHWOOSH_API_TOKEN", "SENTRY_DSN", "FLOWER_BASIC_AUTH", "NOTIFY_WEBHOOK_SECRET",
+          "NOTIFY_API_KEYS"}
 SPEC_BY_ENV = {spec.env: spec for spec in SPECS}
 
 
@@ -198,3 +208,32 @@ def test_an_invalid_url_is_echoed_with_its_password_masked(variable, value, show
         Settings.from_env({variable: value})
     assert str(caught.value).startswith(f"{variable}={shown} is not valid")
     assert "hunter2" not in str(caught.value)
+
+
+WHSEC = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"  # 24 bytes
+
+
+@pytest.mark.parametrize(("secret", "why"), [
+    ("whsec_c2hvcnQ=", "must decode to 24-64 random bytes"),
+    ("whsec_" + "QUFB" * 30, "must decode to 24-64 random bytes"),  # 90 bytes
+    ("whsec_not base64!", "followed by valid base64"),
+])
+def test_a_webhook_secret_is_a_standard_webhooks_key_and_never_echoed(secret, why):
+    with pytest.raises(SettingsError) as caught:
+        Settings.from_env({"NOTIFY_WEBHOOK_SECRET": secret})
+    assert why in str(caught.value) and secret[6:] not in str(caught.value)
+
+
+def test_a_webhook_url_needs_a_secret_and_plain_http_only_to_loopback():
+    with pytest.raises(SettingsError, match="^NOTIFY_WEBHOOK_SECRET is not set"):
+        Settings.from_env({"NOTIFY_WEBHOOK_URL": "https://hooks.example.com/in"})
+    with pytest.raises(SettingsError, match="plain http:// is only for a loopback host"):
+        Settings.from_env({"NOTIFY_WEBHOOK_URL": "http://hooks.example.com/in",
+                           "NOTIFY_WEBHOOK_SECRET": WHSEC})
+    settings = Settings.from_env({"NOTIFY_WEBHOOK_URL": "http://127.0.0.1:9/in",
+                                  "NOTIFY_WEBHOOK_SECRET": WHSEC,
+                                  "NOTIFY_WEBHOOK_EVENTS": " notification.dead ,",
+                                  "NOTIFY_WEBHOOK_RETRY_DELAYS": "0.5, 2"})
+    assert settings.webhooks_on and WHSEC not in repr(settings)
+    assert settings.webhook_event_set == {"notification.dead"}
+    assert settings.webhook_ladder_s == (0.5, 2.0)

@@ -53,6 +53,11 @@ def busy(settings: Settings, redis_client: redis.Redis, producer: Producer) -> S
     for failure_class in ("success", "success", "success", "transient"):
         metrics.attempt(failure_class, 0.05)
     metrics.count("succeeded", amount=3)
+    # 3 messages (Flower's tasks) carried those 4 jobs: 2 succeeded, 1 failed (one dead)
+    metrics.count("messages", amount=3)
+    metrics.count("message_jobs", amount=4)
+    metrics.count("message_states", "succeeded", amount=2)
+    metrics.count("message_states", "failed")
     Circuit(redis_client, Keys(settings.key_prefix), 10).trip("HTTP 401: token revoked")
     beat(redis_client, Keys(settings.key_prefix), "worker-a@host-1", now)
     return settings
@@ -81,6 +86,8 @@ def test_stats_json_reports_waiting_retries_dead_letters_sends_circuit_and_worke
     assert stats["circuit"]["reason"] == "HTTP 401: token revoked"
     assert list(stats["workers"]) == ["worker-a@host-1"]
     assert stats["totals"]["succeeded"] == 3
+    assert stats["messages"] == {"taken": 3, "jobs": 4, "succeeded": 2, "failed": 1,
+                                 "retried": 0, "rejected": 0}
     assert stats["limiter"][0]["scope"] == "token"
 
 
@@ -97,6 +104,10 @@ def test_stats_text_shows_one_row_per_concern(busy):
     assert "OPEN" in rows["circuit"] and "token revoked" in rows["circuit"]
     assert "worker-a@host-1" in rows["workers live"]
     assert "token" in rows["limiter"] and "/s of" in rows["limiter"]
+    assert "succeeded=3" in rows["jobs, all time"]
+    messages = rows["messages, all time"].split()
+    assert messages[3:] == ["3", "failed=1", "rejected=0", "retried=0", "succeeded=2",
+                            "carrying", "4", "jobs", "(Flower", "counts", "messages)"]
 
 
 def test_stats_watch_refreshes_the_given_number_of_times(busy):

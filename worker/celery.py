@@ -16,6 +16,7 @@ import os
 import socket
 import sys
 import threading
+from typing import Any
 
 import redis
 from celery import Celery, bootsteps, signals
@@ -129,6 +130,29 @@ class SchedulerStep(bootsteps.StartStopStep):
             self._client.close()
 
 
+class WebhookStep(bootsteps.StartStopStep):
+    """Bootstep: the webhook deliverer (worker/webhooks/deliverer.py), when
+    NOTIFY_WEBHOOK_URL is set: its own threads, HTTP pool and Redis client, so a slow or
+    dead receiver never holds a Celery thread or a notification send."""
+
+    requires = {"celery.worker.components:Pool"}
+
+    def __init__(self, parent: object, **kwargs: object) -> None:
+        super().__init__(parent, **kwargs)
+        self._running: Any = None
+
+    def start(self, parent: object) -> None:
+        if settings.webhooks_on:
+            from worker.webhooks import deliverer
+
+            self._running = deliverer.start(settings)
+
+    def stop(self, parent: object) -> None:
+        if self._running is not None:
+            self._running.stop()
+            self._running = None
+
+
 settings = load_settings()
 limit_malloc_arenas()
 # SummaryTask: Flower and `celery inspect` see a job summary, never the job (redaction.py).
@@ -139,6 +163,7 @@ logs.connect(settings)
 sentry.connect(settings)
 connect_heartbeat(settings)
 app.steps["worker"].add(SchedulerStep)
+app.steps["worker"].add(WebhookStep)
 
 
 @signals.worker_init.connect

@@ -5,7 +5,8 @@ wins over the HTTP status when both are present, since it is the more precise on
 
 | what came back                                               | class      |
 |--------------------------------------------------------------|------------|
-| 2xx (message code read from the body if any)                 | success    |
+| 2xx (message code and unknown identifiers read from the body | success    |
+|   if any: worker/unknown_ids.py)                             |            |
 | 400 404 409 501, other 4xx / INVALID_ARGUMENT NOT_FOUND       | permanent  |
 |   ALREADY_EXISTS FAILED_PRECONDITION OUT_OF_RANGE UNIMPLEMENTED |          |
 | 401 403 / UNAUTHENTICATED PERMISSION_DENIED                  | systemic   |
@@ -42,6 +43,8 @@ from urllib3.exceptions import ConnectTimeoutError, MaxRetryError, ProxyError, S
 from urllib3.util.ssl_match_hostname import CertificateError
 
 from worker.failures import FailureClass
+from worker.unknown_ids import Reported
+from worker.unknown_ids import read as read_unknown
 
 _GRPC_CLASS = {
     1: FailureClass.TRANSIENT,  # CANCELLED
@@ -106,6 +109,8 @@ class Verdict:
     message: str | None = None
     message_code: str | None = None
     retry_after_s: float | None = None
+    #: a 2xx's `unknown_identifiers` (either shape), when it had any
+    unknown: Reported | None = None
 
     @property
     def ambiguous(self) -> bool:
@@ -184,7 +189,8 @@ def _success(status: int, envelope: dict[str, Any], body: bytes, unread: str | N
     # str or int only: str() of a deeply nested value can itself raise RecursionError (M8).
     readable = isinstance(code, str | int) and not isinstance(code, bool)
     return Verdict(FailureClass.SUCCESS, http_status=status,
-                   message_code=str(code) if code and readable else None, message=note)
+                   message_code=str(code) if code and readable else None, message=note,
+                   unknown=read_unknown(envelope))
 
 
 def _http_class(status: int) -> FailureClass:

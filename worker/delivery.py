@@ -28,6 +28,8 @@ from worker.failures import FailureClass
 from worker.runtime import Runtime
 from worker.store.claims import Claim, ClaimResult, Item, RecordResult
 from worker.store.limiter import DEFAULT_BLOCK_S
+from worker.store.unknown import entry as unknown_entry
+from worker.unknown_ids import attribute
 
 #: A slot further off than this (a late copy that had to queue again behind a throttled
 #: budget) is not waited for on a thread: the job goes back to wait in Redis.
@@ -139,7 +141,7 @@ def _apply(job: Job, owner: str, rt: Runtime, verdict: Verdict, attempt: Attempt
     if next_.throttled:
         stores.budget.throttled(job.application, _block_s(verdict))
     if next_.step is Step.SUCCEED:
-        return _succeeded(job, owner, rt, attempt, probing, clock)
+        return _succeeded(job, owner, rt, attempt, verdict, probing, clock)
     if next_.step is Step.DEAD:
         assert next_.reason is not None
         return _bury(rt, job, owner, attempt, next_.reason, verdict.message, clock)
@@ -150,15 +152,21 @@ def _block_s(verdict: Verdict) -> float:
     return verdict.retry_after_s if verdict.retry_after_s else DEFAULT_BLOCK_S
 
 
-def _succeeded(job: Job, owner: str, rt: Runtime, attempt: Attempt, probing: bool,
-               clock: Clock) -> Done:
+def _succeeded(job: Job, owner: str, rt: Runtime, attempt: Attempt, verdict: Verdict,
+               probing: bool, clock: Clock) -> Done:
     # Redis's clock as the claim gave it: the record script need not ask Redis for TIME.
-    if rt.stores.claims.succeed(job, owner, attempt, now=clock.now()) is RecordResult.LATE:
+    now = clock.now()
+    unknown = attribute(verdict.unknown, job.request)
+    events = rt.outbox.succeeded(job, attempts=attempt.number, unknown=unknown, now=now,
+                                 message_code=attempt.message_code)
+    entry = unknown_entry(job.job_id, job.application, now, unknown) if unknown else ""
+    if rt.stores.claims.succeed(job, owner, attempt, now=now, unknown=unknown,
+                                unknown_entry=entry, events=events) is RecordResult.LATE:
         return _late(rt, job, attempt)
     # Only the probe closes the circuit: one DEL per episode, not one per send.
     if probing and rt.stores.circuit.reset():
         rt.events.circuit_closed()
-    rt.events.succeeded(job, attempt)
+    rt.events.succeeded(job, attempt, unknown)
     return Done(Action.SENT, attempt.message_code or "", job, attempt)
 
 
@@ -175,8 +183,11 @@ def _retry(job: Job, owner: str, rt: Runtime, attempt: Attempt, next_: Next,
 
 def _bury(rt: Runtime, job: Job, owner: str, attempt: Attempt | None, reason: DeadReason,
           error: str | None, clock: Clock) -> Done:
-    if rt.stores.claims.bury(job, owner, attempt, reason, error,
-                             clock.now()) is RecordResult.LATE:
+    now = clock.now()
+    events = rt.outbox.dead(job, attempts=attempt.number if attempt else job.attempt,
+                            reason=reason, now=now)
+    if rt.stores.claims.bury(job, owner, attempt, reason, error, now,
+                             events) is RecordResult.LATE:
         return _late(rt, job, attempt)
     rt.events.dead(job, attempt, reason, error)
     return Done(Action.DEAD, reason, job, attempt)

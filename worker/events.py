@@ -8,6 +8,7 @@ Log lines (logger `notify_relay.delivery`; `key=value` text or JSON, see logs.py
     attempt job=… app=… attempt=2 outcome=transient http_status=503 duration_ms=41.2
     state   job=… attempt=2 status=retrying outcome=transient http_status=503 retry_in_s=0.8
     state   job=… app=… attempt=3 status=succeeded http_status=200 duration_ms=12 message_code=…
+            [unknown_identifiers=2]   (how many the endpoint did not know; never which)
     state   job=… attempt=1 status=dead reason=permanent http_status=400 error="…"
     defer   job=… attempt=3 why=circuit_open
     late    job=… attempt=2 outcome=success error="the claim had run out; …"
@@ -53,11 +54,17 @@ class Events:
         if self._metrics:
             self._metrics.attempt(verdict.cls.value, (attempt.duration_ms or 0.0) / 1000)
 
-    def succeeded(self, job: Job, attempt: Attempt) -> None:
+    def succeeded(self, job: Job, attempt: Attempt,
+                  unknown: dict[str, list[str]] | None = None) -> None:
+        """Sent; `unknown`: the identifiers the endpoint did not know (counted, not logged)."""
+        unknown_count = sum(len(ids) for ids in (unknown or {}).values())
         emit(log, logging.INFO, "state", job=job.job_id, app=job.application,
              attempt=attempt.number, status="succeeded", http_status=attempt.http_status,
-             duration_ms=attempt.duration_ms, message_code=attempt.message_code)
+             duration_ms=attempt.duration_ms, message_code=attempt.message_code,
+             unknown_identifiers=unknown_count or None)
         self._count("succeeded")
+        if unknown_count:
+            self._count("unknown_identifiers", amount=unknown_count)
 
     def retrying(self, job: Job, attempt: Attempt, delay_s: float) -> None:
         emit(log, logging.INFO, "state", job=job.job_id, attempt=attempt.number,
@@ -117,6 +124,11 @@ class Events:
         """A `deliver` message taken: counted with its jobs (jobs / messages = batching)."""
         self._count("messages")
         self._count("message_jobs", amount=jobs)
+
+    def message_ended(self, state: str) -> None:
+        """How a `deliver` message ended, as Flower counts it: succeeded, failed (a job
+        died), retried (some wait again), rejected (given back to the queue)."""
+        self._count("message_states", state)
 
     def _count(self, family: str, label: str = "", amount: float = 1) -> None:
         if self._metrics:

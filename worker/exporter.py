@@ -49,10 +49,18 @@ COUNTERS: dict[str, tuple[str, str, str | None]] = {
                   None),
     "messages": ("notify_relay_messages", "Deliver messages taken by workers.", None),
     "message_jobs": ("notify_relay_message_jobs", "Jobs those messages carried.", None),
+    "message_states": ("notify_relay_message_states", "Deliver messages by how they ended, "
+                       "as Flower counts them (succeeded, failed: a job died, retried: some "
+                       "wait again, rejected: given back).", "state"),
     "late": ("notify_relay_late_results", "Results of workers whose claim had run out "
              "(logged as late, nothing else changed).", None),
     "circuit_opened": ("notify_relay_circuit_episodes", "Times 401/403 stopped all sends.",
                        None),
+    "webhooks": ("notify_relay_webhook_deliveries", "Webhook tries by result (delivered, "
+                 "retrying, exhausted, gone: a 410; stopped: not sent, the URL is gone).",
+                 "result"),
+    "unknown_identifiers": ("notify_relay_unknown_identifiers", "Identifiers the endpoint "
+                            "reported it did not know.", None),
     # notify_relay/api/access.py: one per answer of the HTTP API, every process on every host
     "api_requests": ("notify_relay_api_requests", "HTTP API answers, by status code.",
                      "status"),
@@ -139,6 +147,22 @@ def gauge_families(snapshot: dict[str, Any]) -> Iterator[Metric]:
                             value=int(snapshot["circuit"]["state"] == "open"))
     yield GaugeMetricFamily("notify_relay_workers_live", "Workers whose heartbeat is fresh.",
                             value=len(snapshot["workers"]))
+    yield from webhook_gauges(snapshot["webhooks"])
+
+
+def webhook_gauges(hooks: dict[str, Any]) -> Iterator[Metric]:
+    yield GaugeMetricFamily("notify_relay_webhook_backlog", "Webhooks waiting to be "
+                            "delivered (or being delivered).", value=hooks["backlog"])
+    yield GaugeMetricFamily("notify_relay_webhook_oldest_due_seconds", "How long the "
+                            "longest-overdue webhook has been due.",
+                            value=hooks["oldest_due_s"] or 0.0)
+    dead = GaugeMetricFamily("notify_relay_webhook_dead_letters_stored", "Webhook dead "
+                             "letters stored now, by reason.", labels=["reason"])
+    for reason, count in hooks["dead_letters"]["by_reason"].items():
+        dead.add_metric([reason], count)
+    yield dead
+    yield GaugeMetricFamily("notify_relay_webhook_url_gone", "1 while NOTIFY_WEBHOOK_URL is "
+                            "stopped by a 410 Gone.", value=int(hooks["url_gone"]))
 
 
 def registry(settings: Settings) -> CollectorRegistry:

@@ -91,22 +91,28 @@ class _HTTPSPool(urllib3.HTTPSConnectionPool):
 _POOLS: dict[str, type[urllib3.HTTPConnectionPool]] = {"http": _HTTPPool, "https": _HTTPSPool}
 
 
-class NotifyClient:
+class PostClient:
+    """POSTs to one URL through one pool, each send under one wall-clock deadline.
+
+    What both clients share (the notify endpoint's, and the webhooks' own: worker/webhooks):
+    the pool, the deadline, the capped body read, the proxy and trust settings."""
+
     def __init__(
         self,
-        base_url: str,
-        token: str,
+        url: str,
+        headers: dict[str, str],
         *,
         connect_timeout_s: float,
         read_timeout_s: float,
         pool_size: int,
         deadline_s: float | None = None,
+        reaper_name: str = "notify-deadline",
     ) -> None:
-        self.url = base_url.rstrip("/") + NOTIFY_PATH
+        self.url = url
         # H1: one budget for the whole send, connect included (default connect + read:
         # what settings already keep under the claim lease).
         self.deadline_s = connect_timeout_s + read_timeout_s if deadline_s is None else deadline_s
-        self._reaper = deadline.Reaper()
+        self._reaper = deadline.Reaper(reaper_name)
         # block=False: a burst above pool_size opens extra connections instead of waiting.
         options: dict[str, Any] = {
             "maxsize": pool_size, "block": False, "retries": False,
@@ -137,22 +143,22 @@ class NotifyClient:
             # request, ~40 us of a ~250 us POST.
             self._pool = _bare_pool(self.url, options)
             self._target = urllib3.util.parse_url(self.url).request_uri
-        # The token lives only in this header dict, never in a job, log or result.
         # identity: a body is read as sent, never inflated (M2).
-        self._headers = {"Authorization": f"Token {token}", "Content-Type": "application/json",
-                         "Accept": "application/json", "Accept-Encoding": "identity",
-                         "User-Agent": "notify-relay/0.1"}
+        self._headers = {"Content-Type": "application/json", "Accept": "application/json",
+                         "Accept-Encoding": "identity", "User-Agent": "notify-relay/0.1",
+                         **headers}
 
-    def post(self, request: dict[str, Any] | bytes) -> SendResult:
-        """POST a request: as stored at enqueue (bytes, sent as they are), or a dict."""
-        body = (request if isinstance(request, bytes)
-                else request_json(request).encode("ascii"))  # what validate() measured (L5)
+    def send(self, body: bytes, headers: dict[str, str] | None = None) -> SendResult:
+        """POST `body` as it is, with this client's headers and `headers`."""
+        if headers:
+            headers = {**self._headers, **headers}
         started = time.perf_counter()
         watch = self._reaper.arm(self.deadline_s)
         try:
             try:
                 response = self._pool.urlopen(
-                    "POST", self._target, body=body, headers=self._headers, redirect=False,
+                    "POST", self._target, body=body, headers=headers or self._headers,
+                    redirect=False,
                     preload_content=False, decode_content=False)
             except (HTTPError, OSError) as exc:  # OSError: anything urllib3 did not wrap
                 return self._failed(started, watch, exc)
@@ -205,6 +211,23 @@ class NotifyClient:
             self._pool.clear()
         else:
             self._pool.close()
+
+
+class NotifyClient(PostClient):
+    """The notify endpoint's client: its URL, and the token in its one header dict."""
+
+    def __init__(self, base_url: str, token: str, *, connect_timeout_s: float,
+                 read_timeout_s: float, pool_size: int, deadline_s: float | None = None) -> None:
+        # The token lives only in this header dict, never in a job, log or result.
+        super().__init__(base_url.rstrip("/") + NOTIFY_PATH, {"Authorization": f"Token {token}"},
+                         connect_timeout_s=connect_timeout_s, read_timeout_s=read_timeout_s,
+                         pool_size=pool_size, deadline_s=deadline_s)
+
+    def post(self, request: dict[str, Any] | bytes) -> SendResult:
+        """POST a request: as stored at enqueue (bytes, sent as they are), or a dict."""
+        body = (request if isinstance(request, bytes)
+                else request_json(request).encode("ascii"))  # what validate() measured (L5)
+        return self.send(body)
 
 
 def _bare_pool(url: str, options: dict[str, Any]) -> urllib3.HTTPConnectionPool:

@@ -14,14 +14,19 @@ Celery lets three paths carry task arguments out of the worker:
 `SummaryRequest` closes 1 and 2 in the worker, whatever the publisher sent: both show
 the summary the worker computes from the job itself. `SummaryTask` closes 3 for callers
 that publish through the task object. The task's result (`sent=3 skipped=1`) and its
-failure (`2 of 32 job(s) dead: <id> permanent HTTP 400; ...`) carry ids and counts only.
+failure (`2 of 32 job(s) dead: <id> permanent HTTP 400; ...`) carry ids and counts only
+(worker/task_state.py), and an expected outcome (an exception in the task's `throws`, or a
+`Retry`) reaches Flower as that one line: its `task-failed` / `task-retried` event carries
+no traceback, which would only point at the line that raised it.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+from billiard.einfo import ExceptionInfo, ExceptionWithTraceback
 from celery import Task
+from celery.exceptions import Retry
 from celery.worker.request import Request
 
 from producers.job import Job
@@ -58,6 +63,20 @@ class SummaryRequest(Request):
     @property
     def kwargsrepr(self) -> str:
         return "{}" if not self._kwargs else "{'<redacted>': ...}"
+
+    def on_failure(self, exc_info: ExceptionInfo, send_failed_event: bool = True,
+                   return_ok: bool = False) -> Any:
+        error = exc_info.exception
+        if isinstance(error, ExceptionWithTraceback):
+            error = error.exc
+        self._expected = isinstance(error, (Retry, *self.task.throws))
+        return super().on_failure(exc_info, send_failed_event=send_failed_event,
+                                  return_ok=return_ok)
+
+    def send_event(self, type: str, **fields: Any) -> None:  # noqa: A002 (Celery's name)
+        if getattr(self, "_expected", False) and "traceback" in fields:
+            fields["traceback"] = ""
+        super().send_event(type, **fields)
 
     def info(self, safe: bool = False) -> dict[str, Any]:
         details: dict[str, Any] = super().info(safe=True)

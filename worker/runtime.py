@@ -25,6 +25,7 @@ from producers.settings import Settings
 from worker.events import Events
 from worker.http import NotifyClient
 from worker.store import Stores
+from worker.webhooks.payloads import Outbox
 
 #: Metrics are added up in memory and written this often: no round trip per send.
 METRICS_FLUSH_S = 0.5
@@ -68,6 +69,8 @@ class Runtime:
     #: Celery's own threads send one-job messages and wait for batches, so a few of them
     #: keep many senders busy, and a process reserves only NOTIFY_CONCURRENCY messages.
     senders: ThreadPoolExecutor
+    #: The webhook events an outcome adds to the outbox (none while webhooks are off).
+    outbox: Outbox
 
     @classmethod
     def build(cls, settings: Settings) -> Runtime:
@@ -94,6 +97,7 @@ class Runtime:
             rng=random.Random(),
             events=Events(metrics=stores.metrics),
             senders=ThreadPoolExecutor(settings.batch_senders, thread_name_prefix="notify-send"),
+            outbox=Outbox(settings.webhooks_on, settings.webhook_event_set),
         )
 
     def claim_owner(self) -> str:

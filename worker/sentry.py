@@ -5,6 +5,7 @@ Events (all sent from `worker/events.py` through `Alerts`):
 * a dead letter: one event per job, grouped into one issue per (reason, application,
   HTTP status) by fingerprint, tagged `job_id`, `application`, `reason`, `kind`;
 * a systemic failure (401/403): one event per circuit episode, not one per job;
+* the webhook receiver answering 410 Gone: one event when it stops webhooks to that URL;
 * an error logged by anything else (a bug in a task, the broker gone): Sentry's logging
   integration at ERROR, as usual.
 
@@ -13,9 +14,9 @@ A transient failure that a retry fixes is logged and counted, never sent.
 Privacy: `send_default_pii` off, local variables off (a frame's `PreparedRequest` holds
 the Authorization header), no auto-enabled integrations (the Redis one would add every
 command as a breadcrumb), and `Scrubber` as `before_send` / `before_breadcrumb`: the API
-token (also as `repr` / `%r` would escape it), e-mail addresses and URL passwords are
-masked in every string, and the request's target and content fields (users, hwids,
-push_tokens, payload, …) in every mapping.
+token and the webhook secret (also as `repr` / `%r` would escape them), e-mail addresses
+and URL passwords are masked in every string, and the request's target and content
+fields (users, hwids, push_tokens, payload, …) in every mapping.
 
 Nothing goes out with the POSTs to Pushwoosh (L2): the default StdlibIntegration patches
 http.client to add `sentry-trace` and `baggage` (with the DSN's public key) to every
@@ -61,8 +62,9 @@ DELIVERY_LOGGER = "notify_relay.delivery"
 class Scrubber:
     """`before_send` / `before_breadcrumb` that mask the token and personal data."""
 
-    def __init__(self, token: str) -> None:
-        self._token_forms = token_forms(token)
+    def __init__(self, token: str, *secrets: str) -> None:
+        forms = {form for secret in (token, *secrets) for form in token_forms(secret)}
+        self._token_forms = tuple(sorted(forms, key=len, reverse=True))
 
     def before_send(self, event: Event, hint: Hint) -> Event | None:
         if event.get("logger") == DELIVERY_LOGGER:
@@ -134,7 +136,7 @@ def init(settings: Settings) -> bool:
         return True
     import sentry_sdk
 
-    scrubber = Scrubber(settings.api_token)
+    scrubber = Scrubber(settings.api_token, settings.webhook_secret)
     sentry_sdk.init(
         dsn=settings.sentry_dsn,
         environment=settings.sentry_environment,
@@ -190,12 +192,12 @@ def connect(settings: Settings) -> None:
 
 
 class Alerts:
-    """The two events notify-relay sends on purpose. No-ops while Sentry is off."""
+    """The events notify-relay sends on purpose. No-ops while Sentry is off."""
 
     def dead_letter(self, job: Job, reason: str, error: str | None, *,
                     attempt: int, http_status: int | None, grpc_code: int | None) -> None:
         self._capture(
-            job, f"notify-relay dead letter: {reason}", level="error", reason=reason,
+            f"notify-relay dead letter: {reason}", level="error", tags=_job_tags(job, reason),
             fingerprint=["dead-letter", reason, job.application, str(http_status or grpc_code)],
             context={"error": (error or "")[:500], "attempt": attempt,
                      "http_status": http_status, "grpc_code": grpc_code},
@@ -204,24 +206,36 @@ class Alerts:
     def systemic(self, job: Job, *, http_status: int | None, grpc_code: int | None,
                  message: str | None) -> None:
         self._capture(
-            job, f"notify-relay sends stopped: the endpoint refuses the API token "
-                 f"(HTTP {http_status})", level="fatal", reason="systemic",
+            f"notify-relay sends stopped: the endpoint refuses the API token "
+            f"(HTTP {http_status})", level="fatal", tags=_job_tags(job, "systemic"),
             fingerprint=["systemic", str(http_status or grpc_code)],
             context={"error": (message or "")[:500], "http_status": http_status,
                      "grpc_code": grpc_code},
         )
 
-    def _capture(self, job: Job, message: str, *, level: str, reason: str,
+    def webhook_gone(self, url: str) -> None:
+        """The webhook receiver answered 410: no more webhooks go to it (`url`: as shown,
+        without path or query)."""
+        self._capture(
+            "notify-relay webhooks stopped: the receiver answered 410 Gone", level="error",
+            tags={"reason": "webhook_gone"}, fingerprint=["webhook-gone", url],
+            context={"url": url, "todo": "notify-relay webhooks resume, then replay"},
+        )
+
+    def _capture(self, message: str, *, level: str, tags: dict[str, str],
                  fingerprint: list[str], context: dict[str, Any]) -> None:
         import sentry_sdk
 
         if not sentry_sdk.get_client().is_active():
             return
         with sentry_sdk.new_scope() as scope:
-            scope.set_tag("job_id", job.job_id)
-            scope.set_tag("application", job.application)
-            scope.set_tag("reason", reason)
-            scope.set_tag("kind", job.kind)
+            for name, value in tags.items():
+                scope.set_tag(name, value)
             scope.set_context("notify", context)
             scope.fingerprint = fingerprint
             scope.capture_message(message, level=level)  # type: ignore[arg-type]
+
+
+def _job_tags(job: Job, reason: str) -> dict[str, str]:
+    return {"job_id": job.job_id, "application": job.application, "reason": reason,
+            "kind": job.kind}

@@ -3,10 +3,10 @@
 `deliver(items)` is what the dispatcher publishes (worker/store/waiting.py): one or more
 jobs, each `[job id, dispatch number, slot ms, probe]`. One item is sent on the Celery
 thread; several go to the process's sender threads, side by side. The task's state says
-what became of its jobs, so Flower tells the truth: FAILURE when any died (the exception
-names them and why, in one line, no traceback: an expected error), RETRY when none died
-and some wait again (with when the first comes back), SUCCESS otherwise, and its result
-counts them (`sent=30 retry=1 dead=1`). The message is acknowledged in every case.
+what became of its jobs, so Flower tells the truth (worker/task_state.py): FAILURE when
+any died, RETRY when none died and some wait again, SUCCESS otherwise. The message is
+acknowledged in every case but one: Redis failed, and it is given back (rejected) to come
+again. How each message ended is counted as Flower counts it (`message_states`).
 
 `send(job)` / `send_batch(jobs)` carry whole jobs, for tools that publish with Celery
 directly: each job is taken into its waiting list, under the budget like any other.
@@ -14,7 +14,6 @@ directly: each job is taken into its waiting list, under the budget like any oth
 
 from __future__ import annotations
 
-import enum
 import logging
 import threading
 import time
@@ -24,7 +23,7 @@ from typing import Any
 
 import redis
 from celery import signals
-from celery.exceptions import Reject, Retry
+from celery.exceptions import Reject
 
 from producers.enqueue import ENQUEUE, Enqueuer
 from producers.job import BATCH_TASK_NAME, DELIVER_TASK_NAME, TASK_NAME
@@ -32,9 +31,10 @@ from producers.redis_errors import redis_error_line
 from producers.validation import ValidationError, validate
 from worker import runtime
 from worker.celery import app, settings
-from worker.delivery import Action, Done
+from worker.delivery import Done
 from worker.delivery import deliver as deliver_item
 from worker.store.claims import Item
+from worker.task_state import JobsDead, Undelivered, outcome, state_of
 
 log = logging.getLogger("notify_relay.task")
 
@@ -52,17 +52,6 @@ MAX_ITEMS = 1000
 START_WITHIN_VISIBILITY = 0.5
 
 
-class Undelivered(enum.StrEnum):
-    """What became of a job besides a delivery's `Action`."""
-
-    REQUEUE = "requeue"  # Redis failed: the message must come back
-    UNSTARTED = "unstarted"  # not started (stopping, or the batch ran long): back to wait
-
-
-class JobsDead(Exception):
-    """A task's jobs died: one line naming each and why (never content, targets or token)."""
-
-
 #: Set on warm shutdown: sends in flight finish, a batch starts no new one.
 _stopping = threading.Event()
 
@@ -78,6 +67,16 @@ def deliver(self: Any, items: list[Any]) -> str:
     rt = _runtime()
     parsed = _parse(items)
     rt.events.message(len(parsed))
+    try:
+        summary = _deliver_all(parsed, rt)
+    except Exception as exc:  # JobsDead, JobsWaiting, Reject, or a bug: counted, then raised
+        rt.events.message_ended(state_of(exc))
+        raise
+    rt.events.message_ended(state_of(None))
+    return summary
+
+
+def _deliver_all(parsed: list[Item], rt: runtime.Runtime) -> str:
     started = time.monotonic()
     if len(parsed) == 1:
         results = [_deliver_one(parsed[0], rt)]
@@ -85,7 +84,10 @@ def deliver(self: Any, items: list[Any]) -> str:
         futures = [rt.senders.submit(_deliver_batched, item, rt, started) for item in parsed]
         results = [future.result() for future in futures]
     _give_back(parsed, results, rt)
-    return _outcome(results)
+    result = outcome(results)
+    if isinstance(result, Exception):
+        raise result
+    return result
 
 
 def _parse(items: Any) -> list[Item]:
@@ -132,33 +134,6 @@ def _give_back(items: list[Item], results: list[Done | Undelivered],
         _requeue()
     if Undelivered.REQUEUE in results:
         _requeue()
-
-
-def _outcome(results: list[Done | Undelivered]) -> str:
-    """The task's result, or its FAILURE / RETRY: see the module docstring."""
-    counts = Counter(r.action.value if isinstance(r, Done) else r.value for r in results)
-    summary = " ".join(f"{name}={n}" for name, n in sorted(counts.items())) or "empty"
-    dead = [r for r in results if isinstance(r, Done) and r.action is Action.DEAD]
-    if dead:
-        raise JobsDead(f"{len(dead)} of {len(results)} job(s) dead: "
-                       + "; ".join(_why(done) for done in dead) + f" ({summary})")
-    again = [r for r in results if isinstance(r, Done)
-             and r.action in (Action.RETRY, Action.RETURNED)] + [
-        r for r in results if r == Undelivered.UNSTARTED]
-    if again:
-        due = [r.due_at for r in again if isinstance(r, Done) and r.due_at]
-        when = min(due) if due else None
-        raise Retry(f"{len(again)} of {len(results)} job(s) wait again"
-                    + (f", the first due in {max(0.0, when - time.time()):.1f}s" if when else "")
-                    + f" ({summary})", when=when)
-    return summary
-
-
-def _why(done: Done) -> str:
-    attempt = done.attempt
-    code = (f" HTTP {attempt.http_status}" if attempt and attempt.http_status else "") + (
-        f" gRPC {attempt.grpc_code}" if attempt and attempt.grpc_code else "")
-    return f"{done.job.job_id if done.job else '?'} {done.detail}{code}"
 
 
 # --- whole jobs from other publishers ---

@@ -9,7 +9,18 @@ from __future__ import annotations
 
 import click
 
-from notify_relay.cli import api, config, contract, dead, errors, jobs, ops, run
+from notify_relay.cli import (
+    api,
+    config,
+    contract,
+    dead,
+    errors,
+    jobs,
+    ops,
+    run,
+    unknown,
+    webhooks,
+)
 
 
 @click.group(cls=errors.Group, context_settings={"help_option_names": ["-h", "--help"]},
@@ -28,7 +39,8 @@ def cli(debug: bool) -> None:
 
 for command in (jobs.enqueue, jobs.outcome, contract.validate, contract.schema, dead.dead,
                 run.emulator, run.demo, run.worker, run.scheduler, config.config, ops.stats,
-                ops.health, ops.metrics, ops.flower, api.api, api.api_key):
+                ops.health, ops.metrics, ops.flower, webhooks.webhooks, unknown.unknown_ids,
+                api.api, api.api_key):
     cli.add_command(command)
 
 

@@ -83,15 +83,40 @@ def render(settings: Settings, s: dict[str, Any]) -> str:
         _row("limiter", "", _limiter(s["limiter"])),
         _row("workers live", len(s["workers"]),
              ", ".join(f"{n} ({age}s ago)" for n, age in sorted(s["workers"].items()))),
-        _row("totals", "", _pairs({k: int(v) for k, v in s["totals"].items()
-                                   if k in ("succeeded", "circuit_opened", "late")
-                                   or k.split(":")[0] in ("retries", "dead")})),
+        _row("jobs, all time", "", _pairs({k: int(v) for k, v in s["totals"].items()
+                                           if k in ("succeeded", "circuit_opened", "late")
+                                           or k.split(":")[0] in ("retries", "dead")})),
+        _row("messages, all time", s["messages"]["taken"], _messages(s["messages"])),
+        *_webhook_rows(s["webhooks"]),
+        _row("unknown identifiers", s["unknown_identifiers"]["reported"],
+             f"reported in all; {s['unknown_identifiers']['jobs_kept']} job(s) kept for export"),
     ]
     return "\n".join(rows)
 
 
+def _webhook_rows(hooks: dict[str, Any]) -> list[str]:
+    url = hooks["url"]
+    state = ("off (NOTIFY_WEBHOOK_URL not set)" if url is None
+             else f"STOPPED: {url} answered 410 Gone (notify-relay webhooks resume)"
+             if hooks["url_gone"] else f"to {url}")
+    overdue = hooks["oldest_due_s"]
+    dead = hooks["dead_letters"]
+    return [
+        _row("webhooks", "", _printable(state)),
+        _row("  backlog", hooks["backlog"], "" if not overdue else f"oldest due {overdue}s ago"),
+        _row("  dead letters", dead["total"], _pairs(dead["by_reason"])),
+        _row("  deliveries", sum(hooks["deliveries"].values()), _pairs(hooks["deliveries"])),
+    ]
+
+
 def _row(label: str, value: object, detail: str) -> str:
     return f"  {label:<22}{value!s:>8}  {detail}".rstrip()
+
+
+def _messages(messages: dict[str, int]) -> str:
+    """Flower's worker counters (a task is one message): how they ended, and their jobs."""
+    states = _pairs({k: v for k, v in messages.items() if k not in ("taken", "jobs")})
+    return f"{states}  carrying {messages['jobs']} jobs (Flower counts messages)"
 
 
 def _queue(queue: dict[str, Any]) -> str:

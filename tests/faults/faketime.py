@@ -6,9 +6,11 @@ LD_PRELOAD of each process started there: FAKETIME="+5.000" and
 FAKETIME_DONT_FAKE_MONOTONIC=1, so time.time() is off while time.monotonic() is the
 machine's, as on a real host whose wall clock is wrong.
 
-libfaketime 0.9.10 (Debian 12) breaks Python 3.11's time.sleep() in that mode (EINVAL: see
-monosleep.c), so monosleep.so is preloaded before it. It is compiled with gcc once per
-version of its source, into the harness's state directory.
+libfaketime 0.9.10 (Debian 12) shifts deadlines on the monotonic clock in that mode: Python
+3.11's time.sleep() fails (EINVAL) and the GIL's 5 ms wait ends too early or too late, so
+threads thrash for it and sends stall by tens of ms (see monosleep.c). monosleep.so,
+preloaded before it, hands waits on the monotonic clock straight to glibc. It is compiled
+with gcc once per version of its source, into the harness's state directory.
 """
 
 from __future__ import annotations

@@ -10,35 +10,10 @@ Redis port only), `cut_all()` / `heal_all()` (every packet, both ways: a lost ho
 processes are `notify_relay.processes.Service`s: kill and stop reach their real process.
 
 `HostScenario` is a `runner.Scenario` whose workers run on hosts (worker i on host
-i % hosts; `s.on(host)` lists them). The scenarios it is for, each a test on the
-`host_scenario` fixture (conftest.py) and the `run(s, publish)` checks of test_scenarios.py::
-
-    def test_a_host_cut_from_redis_past_the_visibility_timeout(host_scenario, publish):
-        s = host_scenario(Plan("host-redis-cut", workers=2, feed_s=10.0), hosts=2)
-        host0 = s.hosts[0]                  # its claims expire while it is cut
-        s.at(3.0, "cut host0 from Redis", host0.cut_redis)
-        s.at(3.0 + 2 * s.settings.visibility_timeout_s, "heal host0", host0.heal_redis)
-        result = run(s, publish)
-        assert result.worker_lost_jobs      # host1 took over what host0 held
-
-    def test_a_host_lost_mid_send_and_never_back(host_scenario, publish):
-        s = host_scenario(Plan("host-lost", workers=2, latency_ms=200.0), hosts=2)
-        s.at(4.0, "lose host0", s.hosts[0].cut_all)
-        run(s, publish)                     # host1 finishes its jobs; host0's workers are
-                                            # SIGKILLed at the end (HostService.stop)
-
-    def test_a_host_whose_clock_is_5_s_ahead(host_scenario, publish):
-        s = host_scenario(Plan("clock-ahead", workers=2), hosts=2, clock_offsets_s=(5.0,))
-        run(s, publish)                     # reconcile.py orders POSTs (emulator clock)
-                                            # against attempts (worker clock): give it the
-                                            # offset of each POST's peer (record["peer"])
-
-    def test_one_rate_limit_across_hosts(host_scenario, publish):
-        s = host_scenario(Plan("shared-limit", workers=3, jobs=300), hosts=3,
-                          rate_limit="50/s")
-        run(s, publish)
-        # then: POSTs per 1 s window over s.emulator.records (all peers) <= 50, and
-        # {r["peer"] for r in s.emulator.records} == {h.address for h in s.hosts}
+i % hosts; `s.on(host)` lists them; `s.cut_mid_send(host, host.cut_all)` cuts a host while
+its sends are open at the endpoint). The scenarios on it are test_hosts_scenarios.py: a
+host cut off from Redis past the visibility timeout, then healed; a host lost mid-send for
+good; hosts whose clocks are off; one rate limit across hosts.
 
 A scenario that cannot have hosts (not root, no `ip`) is skipped; with CI set it fails.
 """
@@ -50,15 +25,18 @@ import os
 import shutil
 import signal
 import subprocess
-from collections.abc import Mapping, Sequence
+import time
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Self
+
+import redis
 
 from notify_relay.processes import Service, python_argv
 from tests.faults import faketime, netns
 from tests.faults.cluster import WorkerPool
 from tests.faults.reconcile import Reconciliation
-from tests.faults.runner import Plan, Scenario
+from tests.faults.runner import KILL_WAIT_S, Plan, Scenario
 
 #: Sets the UTS namespace's hostname, then becomes the command: `ip netns exec`, `unshare`
 #: and `exec` replace the process without forking, so Popen's pid is the command's own.
@@ -248,6 +226,35 @@ class HostScenario(Scenario):
     def on(self, host: SimulatedHost) -> list[int]:
         """The indices (in `self.workers`) of the workers that run on `host`."""
         return [i for i in range(self.plan.workers) if self.hosts[i % len(self.hosts)] is host]
+
+    def cut_mid_send(self, host: SimulatedHost, cut: Callable[[], None],
+                     at_least: int = 1) -> None:
+        """`cut` (`host.cut_redis`, `host.cut_all`) once `at_least` POSTs of `host`'s workers
+        are open at the endpoint (waiting up to KILL_WAIT_S); the jobs it caught, still
+        claimed by those workers after the cut, go to `caught`."""
+        client = redis.Redis.from_url(self.settings.redis_url, socket_timeout=5)
+        # Only sends young enough to be still open once the cut is in place count (the look
+        # takes a while on a busy machine; a cut takes ~20 ms).
+        young_s = self.plan.latency_ms / 1000 / 2
+        try:
+            deadline = time.monotonic() + KILL_WAIT_S
+            while time.monotonic() < deadline and not self._stop.is_set():
+                by_worker = self._open_sends_by_worker(client, young_s)
+                open_jobs = [job for i in self.on(host) for job in by_worker.get(i, [])]
+                if len(open_jobs) >= at_least:
+                    pids = {self.workers.pid(i) for i in self.on(host)}
+                    cut()
+                    held = self._holder_pids(client, open_jobs)
+                    caught = [j for j, pid in zip(open_jobs, held, strict=True) if pid in pids]
+                    self.notes.append(f"the cut of {host.name} caught {len(caught)} job(s) "
+                                      "mid-send")
+                    self.caught += caught
+                    return
+                time.sleep(0.01)
+        finally:
+            client.close()
+        raise RuntimeError(f"{host.name} never had {at_least} send(s) open at the endpoint "
+                           f"in {KILL_WAIT_S:g}s")
 
     def run(self) -> Reconciliation:
         try:

@@ -2,26 +2,8 @@
 
 Inputs: the job ids by marker (each job's request carries a unique marker), every request
 the emulator recorded (across its restarts), each job's outcome record with its attempt
-log, and the dead-letter store. Each POST is matched to its job by the marker, then to
-the attempt that sent it: the last attempt of that job that started before the POST
-arrived (attempts of one job never overlap: the claim fences them; the clocks are one).
-
-What the design allows, and so what is checked for every job:
-
-* final: the job ends `succeeded` or `dead`. If not, it is *lost* when no message for it is
-  left anywhere (queue, retry park, kombu's unacked), else *stuck* (still held at the end).
-* one success: a succeeded job has exactly one `success` attempt, its last one, and the
-  endpoint answered that attempt's POST with a 2xx.
-* every POST is an attempt: no POST is left without an attempt that sent it, and no
-  attempt sent two (a hidden resend would be a send the attempt log cannot explain).
-* a 2xx is never ignored: a POST the endpoint answered with a 2xx belongs to the success
-  attempt, or to an attempt recorded *ambiguous* (read timeout, reset, or the worker died
-  mid-send: "worker lost"), i.e. one whose answer never reached a worker. So a job is
-  delivered twice only when the first delivery was recorded as possibly delivered.
-* answers agree: an attempt that recorded an HTTP status got that status, and one that
-  recorded a status has its POST in the log (except "drain" 503s: see `cluster.py`).
-* dead letters agree: a dead job is in the dead-letter store with the same reason, and
-  the store holds nothing else.
+log, and the dead-letter store. Each job is held to the rules of rules.py (its docstring
+lists them); a `Reconciliation` is the run's figures and the jobs that break a rule.
 """
 
 from __future__ import annotations
@@ -32,138 +14,25 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-MARKER_KEY = "fault_probe"
-DRAIN_ERROR = "emulated fault: drain"
-WORKER_LOST = "worker lost"
-FINAL = ("succeeded", "dead")
+from tests.faults.rules import (
+    DRAIN_ERROR,
+    FINAL,
+    MARKER_KEY,
+    WORKER_LOST,
+    JobEvidence,
+    check_job,
+    is_2xx,
+    marker_of,
+)
 
-
-def marker_of(body: Any) -> str | None:
-    """The marker a scenario put in `payload.custom_data` of a request body, if any."""
-    if not isinstance(body, dict):
-        return None
-    kind = body.get("transactional") or body.get("segment")
-    payload = kind.get("payload") if isinstance(kind, dict) else None
-    custom = payload.get("custom_data") if isinstance(payload, dict) else None
-    marker = custom.get(MARKER_KEY) if isinstance(custom, dict) else None
-    return marker if isinstance(marker, str) else None
-
-
-def is_2xx(post: Mapping[str, Any]) -> bool:
-    status = post.get("status")
-    return isinstance(status, int) and 200 <= status < 300
-
-
-@dataclass
-class JobEvidence:
-    """One job's record, attempt log and POSTs, and what is wrong with them."""
-
-    job_id: str
-    marker: str
-    record: dict[str, Any] | None
-    posts: list[dict[str, Any]]
-    dead_letter: dict[str, Any] | None
-    held: str | None = None  # where a message for it still was at the end, if anywhere
-    problems: list[str] = field(default_factory=list)
-    sent_by: dict[int, list[dict[str, Any]]] = field(default_factory=dict)
-
-    @property
-    def status(self) -> str:
-        return self.record["status"] if self.record else "unknown"
-
-    @property
-    def attempts(self) -> list[dict[str, Any]]:
-        return sorted(self.record["attempts"], key=lambda a: a["number"]) if self.record else []
-
-    def describe(self) -> str:
-        """The evidence, as a reader of a failed run needs it."""
-        lines = [f"job {self.job_id} (marker {self.marker}): status {self.status}"
-                 + (f", dead_reason {self.record.get('dead_reason')}"
-                    if self.record and self.status == "dead" else "")]
-        lines += [f"  problem: {p}" for p in self.problems]
-        for a in self.attempts:
-            lines.append(
-                f"  attempt {a['number']}: {a['outcome']} http={a.get('http_status')} "
-                f"ambiguous={a.get('ambiguous')} started={a['started_at']:.3f} "
-                f"ms={a.get('duration_ms')} error={a.get('error')!r}")
-        for p in self.posts:
-            lines.append(f"  POST seq={p['seq']} at={p['time']:.3f} status={p['status']} "
-                         f"fault={p['fault']}")
-        return "\n".join(lines)
-
-
-def check_job(job: JobEvidence) -> None:
-    """Fill `job.problems` and `job.sent_by` (attempt number -> its POSTs)."""
-    if job.status not in FINAL and job.held:
-        job.problems.append(f"stuck: not final (status {job.status}), its message still "
-                            f"{job.held} at the end")
-    elif job.status not in FINAL:
-        job.problems.append(f"lost: not final (status {job.status}), and no message left "
-                            "anywhere (queue, retry park, unacked) to make it so")
-    attempts = job.attempts
-    _match_posts(job, attempts)
-    if job.status == "succeeded":
-        _check_success(job, attempts)
-    _check_dead_letter(job)
-    for attempt in attempts:
-        _check_attempt(job, attempt, job.sent_by.get(attempt["number"], []))
-
-
-def _match_posts(job: JobEvidence, attempts: list[dict[str, Any]]) -> None:
-    for post in sorted(job.posts, key=lambda p: p["time"]):
-        started = [a for a in attempts if a["started_at"] <= post["time"]]
-        if not started:
-            job.problems.append(f"POST seq={post['seq']} was sent before any recorded attempt")
-            continue
-        job.sent_by.setdefault(started[-1]["number"], []).append(post)
-
-
-def _check_success(job: JobEvidence, attempts: list[dict[str, Any]]) -> None:
-    successes = [a for a in attempts if a["outcome"] == "success"]
-    if len(successes) != 1:
-        job.problems.append(f"succeeded with {len(successes)} success attempts")
-    elif successes[0] is not attempts[-1]:
-        job.problems.append("attempts were recorded after the success attempt")
-    for attempt in successes:
-        if not any(is_2xx(p) for p in job.sent_by.get(attempt["number"], [])):
-            job.problems.append(f"success attempt {attempt['number']} has no 2xx POST")
-
-
-def _check_attempt(job: JobEvidence, attempt: dict[str, Any],
-                   posts: list[dict[str, Any]]) -> None:
-    number = attempt["number"]
-    if len(posts) > 1:
-        job.problems.append(f"attempt {number} sent {len(posts)} POSTs")
-    for post in posts:
-        if is_2xx(post) and attempt["outcome"] != "success" and not attempt.get("ambiguous"):
-            job.problems.append(
-                f"POST seq={post['seq']} was answered {post['status']} but attempt {number} "
-                f"recorded {attempt['outcome']} without flagging it ambiguous")
-        recorded = attempt.get("http_status")
-        if recorded is not None and post["status"] is not None and recorded != post["status"]:
-            job.problems.append(f"attempt {number} recorded HTTP {recorded}, the endpoint "
-                                f"answered {post['status']}")
-    if attempt.get("http_status") is not None and not posts and attempt.get("error") != \
-            DRAIN_ERROR:
-        job.problems.append(f"attempt {number} recorded HTTP {attempt['http_status']} but the "
-                            "endpoint has no POST for it")
-
-
-def _check_dead_letter(job: JobEvidence) -> None:
-    if job.status == "dead":
-        reason = job.record.get("dead_reason") if job.record else None
-        if job.dead_letter is None:
-            job.problems.append("dead but not in the dead-letter store")
-        elif job.dead_letter.get("reason") != reason:
-            job.problems.append(f"dead-letter reason {job.dead_letter.get('reason')} != "
-                                f"outcome reason {reason}")
-    elif job.dead_letter is not None:
-        job.problems.append(f"in the dead-letter store but {job.status}")
+#: What the fault suite's modules take from here (the rules' names among them).
+__all__ = ["DRAIN_ERROR", "FINAL", "MARKER_KEY", "WORKER_LOST", "JobEvidence", "Reconciliation",
+           "check_job", "dump", "is_2xx", "marker_of", "reconcile"]
 
 
 @dataclass
 class Reconciliation:
-    """One scenario's figures, and every job whose evidence breaks a rule above."""
+    """One scenario's figures, and every job whose evidence breaks a rule of rules.py."""
 
     scenario: str
     enqueued: int
@@ -175,6 +44,7 @@ class Reconciliation:
     attempt_outcomes: dict[str, int]
     ambiguous_attempts: int
     worker_lost_attempts: int
+    late_attempts: int
     extra_deliveries: int
     endpoint_answers: dict[str, int]
     stray_posts: int
@@ -185,6 +55,7 @@ class Reconciliation:
     notes: list[str] = field(default_factory=list)
     harness_failures: list[str] = field(default_factory=list)
     elapsed_s: float = 0.0
+    lags_s: tuple[float, float] = (0.0, 0.0)  # min, max: attempts' starts to their POSTs
 
     @property
     def problems(self) -> list[str]:
@@ -212,7 +83,11 @@ class Reconciliation:
             f"attempts by outcome  {_counts(self.attempt_outcomes)}",
             f"ambiguous attempts   {self.ambiguous_attempts} "
             f"(of which worker lost mid-send: {self.worker_lost_attempts})",
+            f"late results         {self.late_attempts} (logged only: the claim had been "
+            "taken over)",
             f"extra 2xx deliveries {self.extra_deliveries} (each after an ambiguous attempt)",
+            f"start to arrival     {self.lags_s[0]:.3f}..{self.lags_s[1]:.3f} s (an attempt's "
+            "start, Redis clock, to its POST at the endpoint)",
             f"endpoint answers     {_counts(self.endpoint_answers)}",
             f"faults injected      {'; '.join(self.injected) or 'none'}",
             *(f"note                 {n}" for n in self.notes),
@@ -257,6 +132,7 @@ def reconcile(
 def _summarise(scenario: str, evidence: list[JobEvidence], answers: Counter[str], stray: int,
                stray_letters: list[str]) -> Reconciliation:
     attempts = [a for job in evidence for a in job.attempts]
+    lags = [lag for job in evidence for lag in job.lags_s]
     dead = Counter(str(job.record.get("dead_reason")) for job in evidence
                    if job.record and job.status == "dead")
     return Reconciliation(
@@ -270,6 +146,7 @@ def _summarise(scenario: str, evidence: list[JobEvidence], answers: Counter[str]
         attempt_outcomes=dict(Counter(a["outcome"] for a in attempts)),
         ambiguous_attempts=sum(bool(a.get("ambiguous")) for a in attempts),
         worker_lost_attempts=sum(WORKER_LOST in (a.get("error") or "") for a in attempts),
+        late_attempts=sum(bool(a.get("late")) for a in attempts),
         extra_deliveries=sum(max(0, sum(map(is_2xx, job.posts)) - 1) for job in evidence),
         endpoint_answers=dict(answers),
         stray_posts=stray,
@@ -277,6 +154,7 @@ def _summarise(scenario: str, evidence: list[JobEvidence], answers: Counter[str]
         failing=[job for job in evidence if job.problems],
         worker_lost_jobs=[job.job_id for job in evidence
                           if any(WORKER_LOST in (a.get("error") or "") for a in job.attempts)],
+        lags_s=(min(lags, default=0.0), max(lags, default=0.0)),
     )
 
 

@@ -105,7 +105,9 @@ class Scenario:
         self._t0 = 0.0
         self._next_worker = 0
         self._open_cursor = 0
-        self.caught: list[str] = []  # jobs a SIGKILL caught mid-send (kill_a_worker_mid_send)
+        #: jobs a SIGKILL or a cut caught mid-send (kill_a_worker_mid_send, hosts.py cut_mid_send)
+        self.caught: list[str] = []
+        self.records: dict[str, dict[str, Any] | None] = {}  # job id -> outcome, reconciled
         self._stop = threading.Event()
 
     # --- building the fault schedule ---
@@ -153,12 +155,15 @@ class Scenario:
             client.close()
         raise RuntimeError(f"no worker had a send open at the endpoint for {KILL_WAIT_S:g}s")
 
-    def _open_sends_by_worker(self, client: redis.Redis) -> dict[int, list[str]]:
-        """Worker index -> job ids whose POST the endpoint holds unanswered right now."""
+    def _open_sends_by_worker(self, client: redis.Redis,
+                              younger_than_s: float = float("inf")) -> dict[int, list[str]]:
+        """Worker index -> job ids whose POST the endpoint holds unanswered right now (and
+        received less than `younger_than_s` ago: still open a moment from now)."""
         records = self.emulator.client.requests(since=max(0, self._open_cursor))
-        open_jobs = []
+        now, open_jobs = time.time(), []
         for record in records:
-            if record["status"] is None and record["path"].endswith("/notify"):
+            if record["status"] is None and record["path"].endswith("/notify") and \
+                    now - record["time"] < younger_than_s:
                 job_id = self.jobs.get(marker_of(record["body"]) or "")
                 if job_id:
                     open_jobs.append(job_id)
@@ -400,7 +405,8 @@ class Scenario:
 
         producer = Producer(settings=self.settings)
         try:
-            records = {job_id: producer.outcome(job_id) for job_id in self.jobs.values()}
+            self.records = records = {job_id: producer.outcome(job_id)
+                                      for job_id in self.jobs.values()}
         finally:
             producer.close()
         client = redis.Redis.from_url(self.settings.redis_url)

@@ -43,6 +43,22 @@ LISTEN = ("import socket, sys; server = socket.create_server((sys.argv[1], int(s
 CLOCKS = ("import json, threading, time; wall, mono = time.time(), time.monotonic(); "
           "time.sleep(0.2); threading.Event().wait(0.05); "
           "print(json.dumps([wall, mono, time.monotonic() - mono]))")
+#: Run on a host: how long a thread waits for the GIL, on average, while another thread
+#: computes (Python asks the holder to let go every 5 ms: sys.getswitchinterval()).
+GIL_WAIT = """import threading, time
+busy = True
+def spin():
+    while busy:
+        pass
+threading.Thread(target=spin).start()
+waited = 0.0
+for _ in range(50):
+    started = time.monotonic()
+    time.sleep(0.001)
+    waited += time.monotonic() - started - 0.001
+busy = False
+print(waited / 50)
+"""
 
 
 @contextmanager
@@ -182,6 +198,11 @@ def test_a_clock_offset_moves_wall_time_not_monotonic(
     assert wall_before + 5.0 - 1e-3 <= wall <= wall_after + 5.0 + 1e-3
     assert mono_before <= mono <= mono_after  # the machine's monotonic clock, not offset
     assert 0.25 <= slept < 2.0  # time.sleep() works under libfaketime (monosleep.c)
+    # and the GIL is handed over as on a real host, after its 5 ms switch interval (under
+    # bare libfaketime, 1.3-1.6 ms at +5 s here: it thrashes and sends stall; monosleep.c).
+    gil = ahead.exec(python_argv("-c", GIL_WAIT))
+    assert gil.returncode == 0, gil.stderr
+    assert float(gil.stdout) > 0.002, gil.stdout
     with machine_services(tmp_path, port, [ahead]) as (settings, emulator), \
             one_worker(settings, ahead, tmp_path / "logs"):
         outcome = deliver(settings, "clock-ahead")

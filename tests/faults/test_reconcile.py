@@ -13,9 +13,10 @@ T = 1_000_000.0
 
 
 def attempt(number: int, outcome: str, at: float, http: int | None = None,
-            ambiguous: bool = False, error: str | None = None) -> dict[str, Any]:
+            ambiguous: bool = False, error: str | None = None,
+            late: bool = False) -> dict[str, Any]:
     return {"number": number, "outcome": outcome, "started_at": T + at, "http_status": http,
-            "ambiguous": ambiguous, "error": error, "duration_ms": 1.0}
+            "ambiguous": ambiguous, "error": error, "duration_ms": 1.0, "late": late}
 
 
 def post(seq: int, at: float, status: int | None, fault: str | None = None) -> dict[str, Any]:
@@ -35,6 +36,28 @@ SENT_ONCE = ([attempt(1, "transient", 0, 503), attempt(2, "success", 1, 200)],
              [post(1, 0, 503), post(2, 1, 200)])
 LOST_ANSWER = ([attempt(1, "ambiguous", 0, ambiguous=True), attempt(2, "success", 3, 200)],
                [post(1, 0, 200, "hang"), post(2, 3, 200)])
+
+
+#: A holder cut off mid-send: taken over (its send logged "worker lost"), sent again and
+#: succeeded; then its own result arrives, flagged late (hosts.py's Redis cut).
+TAKEN_OVER = attempt(1, "ambiguous", 0, ambiguous=True, error="worker lost before the result")
+LATE_RESULT = ([TAKEN_OVER, attempt(2, "success", 3, 200),
+                attempt(1, "success", 0.0005, 200, late=True)],
+               [post(1, 0, 200), post(2, 3, 200)])
+
+
+def test_a_late_result_after_a_take_over_breaks_no_rule() -> None:
+    result = run("succeeded", *LATE_RESULT)
+    assert (result.problems, result.late_attempts, result.extra_deliveries) == ([], 1, 1)
+
+
+def test_a_late_success_neither_counts_as_the_success_nor_stands_alone() -> None:
+    unfinished = run("succeeded", [TAKEN_OVER, attempt(1, "success", 0.0005, 200, late=True)],
+                     [post(1, 0, 200)])
+    assert any("succeeded with 0 success attempts" in p for p in unfinished.problems)
+    alone = run("succeeded", [attempt(1, "success", 0, 200),
+                              attempt(1, "success", 0.0005, 200, late=True)], [post(1, 0, 200)])
+    assert any("late attempt 1 follows no take-over" in p for p in alone.problems)
 
 
 def test_a_clean_job_and_an_allowed_duplicate_break_no_rule() -> None:

@@ -69,8 +69,11 @@ HOSTILE_ENDPOINT = exclusive(
 HOSTILE_PEAK_RSS_MB = 150
 
 
-def run(scenario: Scenario, publish: Publish) -> Reconciliation:
+def run(scenario: Scenario, publish: Publish,
+        figures: Callable[[Scenario], list[str]] | None = None) -> Reconciliation:
+    """Run, publish the report (with the scenario's own `figures` among its notes), check."""
     result = scenario.run()
+    result.notes += figures(scenario) if figures else []
     report = publish(result)
     assert result.enqueued == scenario.plan.jobs, report
     assert result.lost == [], report

@@ -12,108 +12,24 @@ import json
 import os
 import secrets
 import socket
-import uuid
-from collections.abc import Iterator
-from pathlib import Path
-from typing import Any
 
 import pytest
 import requests
-from celery import Celery
 
-from notify_relay.cli.ops import FlowerArgumentError, command_argv, flower_command
-from notify_relay.processes import Service, free_port, wait_until
+from notify_relay.cli.ops import FlowerArgumentError, flower_command
+from notify_relay.processes import wait_until
 from producers import Producer
 from producers.settings import Settings
-from tests.conftest import ROOT
-from tests.integration.helpers import example
-
-LOGIN = ("ops", f"pw-{secrets.token_hex(6)}")
-
-
-class Flower:
-    def __init__(self, url: str, service: Service) -> None:
-        self.url = url
-        self.service = service
-
-    def get(self, path: str, **params: Any) -> requests.Response:
-        return requests.get(self.url + path, params=params, auth=LOGIN, timeout=10)
-
-    def task(self, task_id: str) -> dict[str, Any] | None:
-        answer = self.get(f"/api/task/info/{task_id}")
-        return answer.json() if answer.status_code == 200 else None
-
-
-@pytest.fixture
-def flower(settings: Settings, tmp_path: Path) -> Iterator[Flower]:
-    port = free_port()
-    env = {**os.environ, **settings.to_env(), "PYTHONPATH": str(ROOT),
-           "FLOWER_BASIC_AUTH": ":".join(LOGIN)}
-    argv = command_argv("flower", f"--port={port}", "--address=127.0.0.1")
-    service = Service("flower", argv, env, tmp_path / "logs")
-    url = f"http://127.0.0.1:{port}"
-    try:
-        wait_until(lambda: _answers(url + "/healthcheck") or not service.alive(), 30, "Flower")
-        assert service.alive(), service.log_text()[-2000:]
-        yield Flower(url, service)
-    finally:
-        service.stop()
-
-
-def _answers(url: str) -> bool:
-    try:
-        return requests.get(url, timeout=1).status_code == 200
-    except requests.RequestException:
-        return False
-
-
-def control_app(settings: Settings) -> Celery:
-    """A Celery app on the test's broker and prefix, for events and `inspect` from here."""
-    from worker.celery import celery_config
-
-    app = Celery("test-control")
-    app.conf.update(celery_config(settings))
-    return app
-
-
-def wait_until_flower_listens(flower: Flower, settings: Settings) -> None:
-    """Flower answers HTTP before its event receiver subscribes: probe until it sees events."""
-    app = control_app(settings)
-    probe_id = f"probe-{uuid.uuid4()}"
-    with app.connection_for_write() as conn:
-        dispatcher = app.events.Dispatcher(conn, hostname="probe@test")
-
-        def seen() -> bool:
-            dispatcher.send("task-received", uuid=probe_id, name="probe", args="()",
-                            kwargs="{}", retries=0, root_id=probe_id, parent_id=None)
-            return flower.task(probe_id) is not None
-
-        wait_until(seen, 30, "Flower to receive events", poll_s=0.2)
-
-
-def transactional_with_personal_data(user_id: str, email: str) -> dict[str, Any]:
-    request = example("transactional")
-    request["transactional"]["users"] = {"list": [user_id, email]}
-    return request
-
-
-def secrets_in(text: str, *needles: str) -> list[str]:
-    return [needle for needle in needles if needle in text]
-
+from tests.integration.flower_api import (
+    Flower,
+    control_app,
+    secrets_in,
+    transactional_with_personal_data,
+    wait_until_flower_listens,
+    wait_until_flower_sees_worker_tasks,
+)
 
 pytestmark = pytest.mark.integration
-
-
-def wait_until_flower_sees_worker_tasks(flower: Flower, producer: Producer) -> None:
-    """Workers start with task events off (NOTIFY_TASK_EVENTS); Flower switches them on
-    every 5 s. Send probe jobs until one shows up in Flower."""
-    def probe_listed() -> bool:
-        job_id = producer.enqueue(example("transactional"))
-        producer.wait(job_id, timeout=30)
-        return any(job_id in (t.get("args") or "")
-                   for t in flower.get("/api/tasks").json().values())
-
-    wait_until(probe_listed, 40, "Flower to switch task events on in the worker", poll_s=0.5)
 
 
 def test_flower_lists_the_task_as_succeeded_with_a_summary_and_no_token_or_user_id(

@@ -23,9 +23,11 @@ import pytest
 
 from notify_relay.processes import wait_until
 from producers import Producer
+from producers.keys import Keys
 from tests.conftest import ROOT
 from tests.integration.helpers import example
 from tests.worker.servers import FaultServer, respond
+from worker.store.metrics import read_counters
 
 pytestmark = pytest.mark.integration
 
@@ -142,6 +144,35 @@ def test_a_permanent_failure_sends_one_tagged_event_and_a_retried_transient_fail
     assert event["tags"]["reason"] == "permanent"
     assert (event["environment"], event["release"]) == ("integration-test", "notify-relay@test")
     assert event["contexts"]["notify"]["http_status"] == 400
+    assert api_token not in ingest.text() and user_id not in ingest.text()
+
+
+def test_a_batch_whose_task_fails_for_two_dead_jobs_sends_one_event_per_dead_letter_only(
+        settings, start_worker, ingest: SentryIngest, emulator_client, api_token,
+        redis_client):
+    # The task ends in FAILURE (JobsDead, in its `throws`): sentry-sdk's Celery integration
+    # must not add an event of its own for it, nor the logging integration for its log line.
+    emulator_client.script({"kind": "respond", "status": 400, "match": {"application":
+                            "PERMA-11111"}, "body": {"code": 3, "message": "bad platforms"}})
+    batching = settings.replace(batch_size=4)
+    producer = Producer(settings=batching)
+    user_id = f"user-{secrets.token_hex(6)}"
+    try:
+        job_ids = producer.enqueue_many([request_for(app, user_id) for app in (
+            "ABCDE-12345", "PERMA-11111", "PERMA-11111", "ABCDE-12345")])
+        worker = start_worker(settings_override=batching, SENTRY_DSN=ingest.dsn)
+        assert [producer.wait(i, timeout=30)["status"] for i in job_ids] == [
+            "succeeded", "dead", "dead", "succeeded"]
+    finally:
+        producer.close()
+    worker.stop()  # warm shutdown flushes the SDK's queue
+    totals = read_counters(redis_client, Keys(settings.key_prefix))
+    assert (totals["messages"], totals["message_states:failed"]) == (1, 1)  # one FAILURE
+
+    events = ingest.events()
+    assert sorted(e.get("tags", {}).get("job_id", "") for e in events) == sorted(job_ids[1:3])
+    assert {e["message"] for e in events} == {"notify-relay dead letter: permanent"}
+    assert [e for e in events if "exception" in e] == []
     assert api_token not in ingest.text() and user_id not in ingest.text()
 
 

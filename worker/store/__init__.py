@@ -14,6 +14,8 @@ and the tests build the same stores the same way, through `Stores.build`.
 | limiter.py      | `rate:*`: the shared send budget                                        |
 | metrics.py      | `stats:counters`, `stats:window:*`: fleet-wide counters                 |
 | heartbeat.py    | `stats:workers`: worker liveness                                        |
+| webhooks.py     | `hooks:*`: the webhook outbox, its dead letters, URLs gone (410)        |
+| unknown.py      | `unknown:*`: identifiers the endpoint did not know, for export          |
 | stats.py        | nothing: one read of all of the above                                   |
 
 Every script is a `.lua` file in `lua/`, loaded and called through `producers.scripts`.
@@ -33,8 +35,10 @@ from worker.store.deadletters import DeadLetterStore
 from worker.store.limiter import Budget
 from worker.store.metrics import Metrics
 from worker.store.park import Park
+from worker.store.unknown import UnknownIdStore
 from worker.store.waiting import Waiting
 from worker.store.watchdog import Watchdog
+from worker.store.webhooks import WebhookStore
 
 
 @dataclass(frozen=True)
@@ -52,6 +56,8 @@ class Stores:
     circuit: Circuit
     budget: Budget
     metrics: Metrics
+    webhooks: WebhookStore
+    unknown: UnknownIdStore
 
     @classmethod
     def build(cls, settings: Settings, client: Redis, *,
@@ -63,16 +69,21 @@ class Stores:
         """
         keys = Keys(settings.key_prefix)
         budget = Budget.from_settings(client, keys, settings)
+        webhooks = WebhookStore(client, keys, settings)
+        unknown = UnknownIdStore(client, keys)
         return cls(
             settings=settings,
             redis=client,
             keys=keys,
             waiting=Waiting(client, keys, settings, budget),
-            claims=ClaimStore(client, keys, settings, budget),
+            claims=ClaimStore(client, keys, settings, budget, outbox_keys=webhooks.outbox_keys,
+                              unknown_keys=unknown.keys),
             park=Park(client, keys),
             watchdog=Watchdog(client, keys, settings.watchdog_grace_s),
             dead=DeadLetterStore(client, keys, settings),
             circuit=Circuit(client, keys, settings.circuit_probe_interval_s),
             budget=budget,
             metrics=Metrics(client, keys, flush_every_s=metrics_flush_s),
+            webhooks=webhooks,
+            unknown=unknown,
         )

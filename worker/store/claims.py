@@ -11,12 +11,16 @@ The effectively-once protocol, one script per step:
   else changes.
 * `requeue` puts back jobs handed to this worker that it never claimed.
 The record's shape (fields, statuses, the final compact form) is `producers/outcomes.py`.
+`succeed` and `bury` also add the outcome's webhook events to the outbox (`hooks:*`,
+worker/store/webhooks.py) and `succeed` the unknown identifiers to their log (`unknown:*`,
+worker/store/unknown.py), in the same script as the record.
 """
 
 from __future__ import annotations
 
 import enum
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -29,6 +33,10 @@ from producers.outcomes import Attempt, DeadReason, Status
 from producers.scripts import Script
 from producers.settings import Settings
 from worker.store.limiter import LIMITER_NUMBERS, Budget
+from worker.store.webhooks import HookDead
+
+#: Webhook events as the record scripts take them: (event id, outbox entry).
+Events = Sequence[tuple[str, str]]
 
 _LUA = Path(__file__).with_name("lua")
 
@@ -55,12 +63,13 @@ class RecordResult(enum.StrEnum):
 
 _RECORDS = [_LUA / "records.lua"]
 _LIMITER = [_LUA / "gcra.lua"]
+_OUTBOX = [_LUA / "deadletters.lua", _LUA / "webhooks.lua"]
 CLAIM = Script(_LUA / "claim.lua", Status, ClaimResult, ClaimDetail, numbers=LIMITER_NUMBERS,
                includes=_RECORDS + _LIMITER)
-SUCCEED = Script(_LUA / "succeed.lua", Status, RecordResult, includes=_RECORDS)
+SUCCEED = Script(_LUA / "succeed.lua", Status, RecordResult, HookDead,
+                 includes=[*_RECORDS, *_OUTBOX, _LUA / "unknown.lua"])
 RETRY = Script(_LUA / "retry.lua", Status, RecordResult, includes=_RECORDS)
-BURY = Script(_LUA / "bury.lua", Status, RecordResult,
-              includes=[*_RECORDS, _LUA / "deadletters.lua"])
+BURY = Script(_LUA / "bury.lua", Status, RecordResult, HookDead, includes=[*_RECORDS, *_OUTBOX])
 RELEASE = Script(_LUA / "release.lua", Status, RecordResult, includes=_RECORDS)
 REQUEUE = Script(_LUA / "requeue.lua", Status, includes=_RECORDS)
 
@@ -115,13 +124,17 @@ def _text(value: Any) -> str:
 
 class ClaimStore:
     def __init__(self, client: redis.Redis, keys: Keys, settings: Settings,
-                 budget: Budget) -> None:
+                 budget: Budget, *, outbox_keys: list[str], unknown_keys: list[str]) -> None:
         self._redis = client
         self._keys = keys
         self._ttl_ms = int(settings.outcome_ttl_s * 1000)
         self._dead_ttl_ms = int(settings.dead_ttl_s * 1000)
         self._dead_max = settings.dead_max
         self._budget = budget
+        self._outbox_keys = outbox_keys
+        self._unknown_keys = unknown_keys
+        self._unknown_max = settings.unknown_ids_max
+        self._pending_max = settings.webhook_max_pending
 
     def claim(self, item: Item, *, owner: str, lease_s: float,
               now: float | None = None) -> Claim:
@@ -132,12 +145,18 @@ class ClaimStore:
                 self._keys.prefix]
         return parse_claim(item.job_id, CLAIM(self._redis, keys, args))
 
-    def succeed(self, job: Job, owner: str, attempt: Attempt,
-                now: float | None = None) -> RecordResult:
-        return RecordResult(_text(SUCCEED(
-            self._redis, [self._keys.outcome(job.job_id), self._keys.watch],
-            [owner, attempt.row(), _ms(now), self._ttl_ms, attempt.message_code or "",
-             job.job_id])))
+    def succeed(self, job: Job, owner: str, attempt: Attempt, now: float | None = None, *,
+                unknown: dict[str, list[str]] | None = None, unknown_entry: str = "",
+                events: Events = ()) -> RecordResult:
+        """Final: succeeded; `unknown` (the identifiers by kind) goes in the record and,
+        as `unknown_entry`, in their log; `events` join the webhook outbox."""
+        keys = [self._keys.outcome(job.job_id), self._keys.watch, *self._outbox_keys,
+                *self._unknown_keys]
+        args = [owner, attempt.row(), _ms(now), self._ttl_ms, attempt.message_code or "",
+                job.job_id, _compact(unknown) if unknown else "", unknown_entry, self._ttl_ms,
+                self._unknown_max, self._pending_max, self._dead_ttl_ms, self._dead_max,
+                *(part for event in events for part in event)]
+        return RecordResult(_text(SUCCEED(self._redis, keys, args)))
 
     def retry(self, job: Job, owner: str, attempt: Attempt, due_at: float, *, spend: bool,
               now: float | None = None) -> RecordResult:
@@ -147,18 +166,20 @@ class ClaimStore:
         return RecordResult(_text(RETRY(self._redis, keys, args)))
 
     def bury(self, job: Job, owner: str, attempt: Attempt | None, reason: DeadReason,
-             error: str | None, now: float) -> RecordResult:
+             error: str | None, now: float,
+             events: Events = ()) -> RecordResult:
         """Dead: the record goes final, and the dead letter keeps the job (byte for byte:
         it is serialised here, in Python, never re-encoded by Lua) and its attempt log."""
         entry = {"reason": reason.value, "dead_at": now, "application": job.application,
                  "kind": job.kind, "priority": job.priority.value, "last_error": error,
                  "job": job.to_dict()}
         keys = [self._keys.outcome(job.job_id), self._keys.dead_index,
-                self._keys.dead_entries, self._keys.dead_reasons, self._keys.watch]
+                self._keys.dead_entries, self._keys.dead_reasons, self._keys.watch,
+                *self._outbox_keys]
         args = [owner, attempt.row() if attempt else "", int(now * 1000), self._ttl_ms,
                 reason.value,
                 error or "", job.job_id, json.dumps(entry)[:-1], self._dead_ttl_ms,
-                self._dead_max]
+                self._dead_max, self._pending_max, *(part for event in events for part in event)]
         return RecordResult(_text(BURY(self._redis, keys, args)))
 
     def release(self, job: Job, owner: str, now: float | None = None) -> RecordResult:
@@ -171,6 +192,11 @@ class ClaimStore:
             return 0
         args = [self._keys.prefix, *(x for item in items for x in (item.job_id, item.dispatch))]
         return int(REQUEUE(self._redis, [self._keys.watch], args))
+
+
+def _compact(value: Any) -> str:
+    """JSON with no line break (the final record's head ends at the first one)."""
+    return json.dumps(value, separators=(",", ":"))
 
 
 def _ms(now: float | None) -> str | int:

@@ -3,8 +3,8 @@
 Reads only; every number comes from the key family's owner (waiting: waiting.py, handed
 out: watchdog.py, queue messages: kombu's list, park: park.py, dead letters:
 deadletters.py, circuit: circuit.py, counters: metrics.py, workers: heartbeat.py, budget:
-limiter.py). Its cost is per application waiting, never per job: a backlog of any size
-reads as fast as an empty one.
+limiter.py, webhooks: webhooks.py, unknown identifiers: unknown.py). Its cost is per
+application waiting, never per job: a backlog of any size reads as fast as an empty one.
 """
 
 from __future__ import annotations
@@ -27,6 +27,7 @@ def collect(stores: Stores, now: float | None = None, *,
     now = time.time() if now is None else now
     settings, client, keys = stores.settings, stores.redis, stores.keys
     backlog = stores.waiting.backlog()
+    totals = metrics.read_counters(client, keys)
     return {
         "time": now,
         "waiting": waiting_view(backlog, now),
@@ -43,8 +44,35 @@ def collect(stores: Stores, now: float | None = None, *,
         "limiter": (stores.budget.snapshot(_codes(backlog), now) if settings.api_token
                     else None),
         "workers": {node: round(age, 1) for node, age in live_workers(client, keys, now).items()},
-        "totals": metrics.read_counters(client, keys),
+        "totals": totals,
+        "messages": messages_view(totals),
+        "webhooks": webhooks_view(stores, totals, now),
+        "unknown_identifiers": {"jobs_kept": stores.unknown.count(),
+                                "reported": int(totals.get("unknown_identifiers", 0))},
     }
+
+
+def webhooks_view(stores: Stores, totals: dict[str, float], now: float) -> dict[str, Any]:
+    """The outbox, its dead letters, the gone URLs, and deliveries by result (counters)."""
+    view = stores.webhooks.snapshot(now)
+    view["deliveries"] = {field.partition(":")[2]: int(value)
+                          for field, value in sorted(totals.items())
+                          if field.startswith("webhooks:")}
+    return view
+
+
+def messages_view(totals: dict[str, float]) -> dict[str, int]:
+    """The `deliver` messages workers took and how they ended: Flower's worker counters.
+
+    Flower counts tasks, and a task is one message of up to NOTIFY_BATCH_SIZE jobs:
+    `taken` is its Processed, `failed` its Failed (a job of the message died), `retried`
+    (some wait again, none died), `succeeded`, `rejected` (given back, taken again later).
+    `jobs` is what those messages carried; the other totals count jobs.
+    """
+    view = {"taken": int(totals.get("messages", 0)), "jobs": int(totals.get("message_jobs", 0))}
+    for state in ("succeeded", "failed", "retried", "rejected"):
+        view[state] = int(totals.get(f"message_states:{state}", 0))
+    return view
 
 
 def waiting_view(backlog: dict[str, list[dict[str, Any]]], now: float) -> dict[str, Any]:

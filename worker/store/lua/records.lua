@@ -2,7 +2,9 @@
 -- one. A live record is a hash; a final one (succeeded, dead) is one compact string, the
 -- shape producers/outcomes.py reads: a JSON array, a line break, the attempt log:
 --   [1, status, kind, application, priority, enqueued_at, expires_at, idempotency_key,
---    updated_at, dead_reason, last_error, replayed_at, message_code]\n[row, row, ...]
+--    updated_at, dead_reason, last_error, replayed_at, message_code,
+--    unknown_identifiers]\n[row, row, ...]
+-- (fields are only added at the end; unknown_identifiers is JSON the worker built, or null)
 -- The log is a JSON array of rows (producers/outcomes.py `Attempt.row`). JSON never holds
 -- a raw line break, so a late attempt is appended by splicing at it, never by decoding.
 
@@ -96,7 +98,8 @@ local function finalize(key, f, ttl_ms)
   local parts = {'1', json_string(f.status), json_string(f.kind), json_string(f.application),
     json_string(f.priority), json_number(f.enqueued_at), json_number(f.expires_at),
     json_string(f.idempotency_key), json_number(f.updated_at), json_string(f.dead_reason),
-    json_string(f.last_error), json_number(f.replayed_at), json_string(f.message_code)}
+    json_string(f.last_error), json_number(f.replayed_at), json_string(f.message_code),
+    json_number(f.unknown_identifiers)}
   redis.call('SET', key, '[' .. table.concat(parts, ',') .. ']\n' .. (f.log or '[]'),
     'PX', ttl_ms)
 end
