@@ -35,8 +35,7 @@ def check(settings: Settings, *, require_worker: bool, node: str = "*",
             started = time.perf_counter()
             client.ping()
             ping_ms = (time.perf_counter() - started) * 1000
-            workers = live_workers(client, Keys(settings.key_prefix),
-                                   time.time() if now is None else now)
+            workers = live_workers(client, Keys(settings.key_prefix), now)
     finally:
         client.close()
     matching = sorted(name for name in workers if fnmatch.fnmatchcase(name, node))

@@ -8,6 +8,10 @@ Why a heartbeat key rather than `celery inspect ping`: a ping is a broadcast and
 thread is alive" only for workers that happen to listen. A Docker health check runs every
 few seconds on every container; a ZSCORE is cheap, needs no Celery app, and the beat is
 written by the worker's own Redis client, so a worker cut off from Redis goes stale too.
+
+Beats are stamped, and read, on Redis's clock (TIME), like every other time the service
+decides by: a host whose clock is 30 s behind would otherwise look dead to every other
+host, and a dead one 30 s ahead alive for 30 s too long.
 """
 
 from __future__ import annotations
@@ -15,7 +19,6 @@ from __future__ import annotations
 import contextlib
 import logging
 import threading
-import time
 
 import redis
 
@@ -37,7 +40,15 @@ def workers_key(keys: Keys) -> str:
     return keys.stats("workers")
 
 
-def beat(client: redis.Redis, keys: Keys, node: str, now: float) -> None:
+def redis_clock(client: redis.Redis) -> float:
+    """Redis's own clock, epoch seconds (one TIME round trip)."""
+    seconds, micros = client.time()
+    return float(seconds) + micros / 1e6
+
+
+def beat(client: redis.Redis, keys: Keys, node: str, now: float | None = None) -> None:
+    """`node` beats at `now` (default: Redis's clock)."""
+    now = redis_clock(client) if now is None else now
     key = workers_key(keys)
     pipe = client.pipeline(transaction=False)
     pipe.zadd(key, {node: int(now * 1000)})
@@ -46,9 +57,11 @@ def beat(client: redis.Redis, keys: Keys, node: str, now: float) -> None:
     pipe.execute()
 
 
-def live_workers(client: redis.Redis, keys: Keys, now: float,
+def live_workers(client: redis.Redis, keys: Keys, now: float | None = None,
                  stale_after_s: float = STALE_AFTER_S) -> dict[str, float]:
-    """Node name → seconds since its last beat, for every worker beating recently."""
+    """Node name → seconds since its last beat, for every worker beating recently (`now`
+    default: Redis's clock)."""
+    now = redis_clock(client) if now is None else now
     since = int((now - stale_after_s) * 1000)
     rows = client.zrangebyscore(workers_key(keys), since, "+inf", withscores=True)
     return {node.decode(): max(0.0, now - score / 1000) for node, score in rows}
@@ -72,7 +85,7 @@ class Heartbeat:
     def _run(self) -> None:
         while not self._stop.is_set():
             try:
-                beat(self._client, self._keys, self._node, time.time())
+                beat(self._client, self._keys, self._node)
             except redis.RedisError as exc:
                 log.warning("heartbeat not written: redis error: %s", exc)
             self._stop.wait(self._interval_s)

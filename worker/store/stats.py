@@ -43,7 +43,7 @@ def collect(stores: Stores, now: float | None = None, *,
         # PUSHWOOSH_API_TOKEN there is no state to find.
         "limiter": (stores.budget.snapshot(_codes(backlog), now) if settings.api_token
                     else None),
-        "workers": {node: round(age, 1) for node, age in live_workers(client, keys, now).items()},
+        "workers": {node: round(age, 1) for node, age in live_workers(client, keys).items()},
         "totals": totals,
         "messages": messages_view(totals),
         "webhooks": webhooks_view(stores, totals, now),
