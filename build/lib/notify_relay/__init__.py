@@ -1,1 +1,0 @@
-"""The `notify-relay` command line (see `notify-relay --help`)."""

@@ -1,3 +1,0 @@
-from notify_relay.cli import main
-
-main()
