@@ -7,6 +7,7 @@ import time
 
 import pytest
 
+from producers.validation import REQUEST_LIMIT_BYTES, request_json
 from tests.integration.helpers import example, handed_out
 from worker.delivery import Action, deliver
 from worker.runtime import Runtime
@@ -67,3 +68,23 @@ def test_a_dead_letter_is_written_whole_after_redis_forgot_the_scripts(
     assert producer.outcome(job_id)["dead_reason"] == "permanent"
     assert rt.stores.dead.get(job_id)["reason"] == "permanent"
     assert rt.stores.dead.count_by_reason()["permanent"] == 1
+
+
+def test_a_stored_body_over_the_api_limit_is_dead_lettered_on_consume_without_a_post(
+        rt, producer, emulator_client, redis_client):
+    """L5: enqueue refuses a request of 10 MB or more as POSTed, but a record can hold
+    one the enqueue check never saw (an older version's, a hand-written one): the worker
+    checks the size again before it sends, and refuses it for good."""
+    job_id = producer.enqueue(example())
+    oversize = example()
+    body = oversize["transactional"]["payload"]["content"]["localized_content"]["en"]["ios"]
+    body["body"] = "x" * REQUEST_LIMIT_BYTES
+    redis_client.hset(rt.stores.keys.outcome(job_id), "body", request_json(oversize))
+    [item] = handed_out(rt.stores)
+    done = deliver(item, rt)
+    assert (done.action, done.detail) == (Action.DEAD, "permanent")
+    outcome = producer.outcome(job_id)
+    assert (outcome["dead_reason"], outcome["attempts"]) == ("permanent", [])
+    assert "over the API's limit" in rt.stores.dead.get(job_id)["last_error"]
+    assert emulator_client.requests() == []
+
