@@ -14,6 +14,7 @@ import subprocess
 import time
 import tty
 from collections.abc import Iterator
+from dataclasses import replace
 
 import pytest
 import redis
@@ -23,6 +24,8 @@ from notify_relay.cli import cli
 from notify_relay.cli.ops import command_argv
 from notify_relay.processes import free_port
 from producers import Producer
+from producers.enqueue import ENQUEUE, Enqueuer
+from producers.job import Job
 from producers.keys import Keys
 from producers.outcomes import Attempt, DeadReason
 from producers.settings import Settings
@@ -205,6 +208,34 @@ def _read_until_closed(fd: int, deadline: float) -> Iterator[bytes]:
             return
         yield chunk
     raise TimeoutError("the command kept the terminal open")
+
+
+def test_dead_list_escapes_a_hostile_job_id_application_and_error_text(
+        settings: Settings, redis_client: redis.Redis, emulator_client):
+    """A foreign message can name its job anything, the endpoint's answer can say anything
+    (here a 400 whose message holds ESC and CR LF), and a record written before application
+    codes were checked (M3) can hold any code: the dead-letter row stays one row, no colour."""
+    emulator_client.script({"kind": "respond", "status": 400, "count": 1,
+                            "body": {"code": 3, "message": f"refused {HOSTILE}"}})
+    job = replace(Job.new(example(application=f"APP{HOSTILE}"), max_age_s=60),
+                  job_id=f"job{HOSTILE}")
+    call = Enqueuer(settings).adopt(job.to_dict())  # as tasks._adopt, minus its validation
+    ENQUEUE(redis_client, call.keys, call.args)
+    runtime = Runtime.build(settings)
+    try:
+        [item] = handed_out(runtime.stores)
+        assert deliver(item, runtime).action is Action.DEAD
+    finally:
+        runtime.close()
+
+    listed = on_a_terminal(settings, "dead", "list")
+    replayed = on_a_terminal(settings, "dead", "replay", "--all")
+
+    assert "\x1b" not in listed + replayed and "\r" not in listed + replayed
+    [row] = listed.splitlines()
+    assert f"job{ESCAPED}" in row and f"APP{ESCAPED}" in row
+    assert row.endswith(f"refused {ESCAPED}")
+    assert f"replayed job{ESCAPED}\n" in replayed
 
 
 def test_stats_escapes_the_circuit_reason_a_401_body_carries(
