@@ -51,3 +51,21 @@ def test_an_unregistered_task_is_discarded_without_its_content_in_the_log(
     assert "discarded, its content is not logged" in worker.log_text()
     assert user not in worker.log_text()
     assert worker.alive()
+
+
+
+def test_a_job_whose_numbers_overflow_a_float_does_not_stop_the_worker(
+        settings, start_worker, producer, emulator_client):
+    """Celery builds a task's summary for its events before the task runs, and an error
+    there stops the worker: `attempt: Infinity` (kombu's JSON reads it) once did, and the
+    message, restored, would have stopped every worker in turn. A foreign job's attempt
+    and retries are not taken in, so the job itself is sent."""
+    job = Job.new(example(), max_age_s=60)
+    worker = start_worker()
+    app = publisher(settings)
+    app.send_task(TASK_NAME, args=[{**job.to_dict(), "attempt": float("inf"),
+                                    "retries": 10 ** 400}], queue=settings.queue)
+    app.close()
+    assert producer.wait(job.job_id, timeout=30)["attempt_count"] == 1
+    assert len(emulator_client.requests()) == 1
+    assert "Unrecoverable error" not in worker.log_text() and worker.alive()
