@@ -10,7 +10,7 @@ import pytest
 from celery import Celery
 
 from notify_relay.processes import wait_until
-from producers.job import TASK_NAME, Job
+from producers.job import BATCH_TASK_NAME, TASK_NAME, Job
 from producers.keys import Keys
 from tests.integration.helpers import example
 
@@ -69,3 +69,32 @@ def test_a_job_whose_numbers_overflow_a_float_does_not_stop_the_worker(
     assert producer.wait(job.job_id, timeout=30)["attempt_count"] == 1
     assert len(emulator_client.requests()) == 1
     assert "Unrecoverable error" not in worker.log_text() and worker.alive()
+
+
+#: Times kombu's JSON carries that no real job has (L6): non-finite, too large for a
+#: float, or a lifetime longer than any record is kept.
+ABSURD_EXPIRIES = [float("inf"), float("-inf"), float("nan"), 10 ** 400, 1e20]
+
+
+def test_a_job_with_an_absurd_expiry_is_dropped_and_the_rest_of_its_batch_taken_in(
+        settings, start_worker, producer, emulator_client, redis_client):
+    """Once `expires_at: Infinity` made adopting raise OverflowError, which the task did
+    not catch: the jobs after it in the batch were never taken in."""
+    first, last = (Job.new(example(), max_age_s=60) for _ in range(2))
+    absurd = [{**Job.new(example(), max_age_s=60).to_dict(), "expires_at": value}
+              for value in ABSURD_EXPIRIES]
+    worker = start_worker()
+    app = publisher(settings)
+    app.send_task(BATCH_TASK_NAME, args=[[first.to_dict(), *absurd, last.to_dict()]],
+                  queue=settings.queue)
+    app.send_task(TASK_NAME, args=[absurd[0]], queue=settings.queue)  # alone, too
+    app.close()
+    assert producer.wait(first.job_id, timeout=30)["status"] == "succeeded"
+    assert producer.wait(last.job_id, timeout=30)["status"] == "succeeded"
+    dropped = "dropped a message item that is not a valid notify-relay job: ValueError"
+    wait_until(lambda: worker.log_text().count(dropped) == len(absurd) + 1, 20,
+               "every absurd job to be dropped with a line")
+    keys = Keys(settings.key_prefix)
+    assert not any(redis_client.exists(keys.outcome(job["job_id"])) for job in absurd)
+    assert len(emulator_client.requests()) == 2
+    assert "OverflowError" not in worker.log_text() and worker.alive()
