@@ -71,6 +71,24 @@ def test_a_job_whose_numbers_overflow_a_float_does_not_stop_the_worker(
     assert "Unrecoverable error" not in worker.log_text() and worker.alive()
 
 
+
+@pytest.mark.parametrize("serializer", ["pickle", "yaml"])
+def test_a_message_in_a_refused_content_type_is_discarded_without_its_content_in_the_log(
+        settings, start_worker, serializer):
+    """The worker accepts JSON only: Celery refuses a pickle or YAML body before the task
+    runs, and would log up to 1 KB of it (targets, content) at ERROR, and so to Sentry."""
+    user = f"user-{secrets.token_hex(6)}"
+    job = {**Job.new(example(), max_age_s=60).to_dict(), "note": user}
+    worker = start_worker()
+    app = publisher(settings)
+    app.send_task(TASK_NAME, args=[job], queue=settings.queue, serializer=serializer)
+    app.close()
+    wait_until(lambda: "Received invalid task message" in worker.log_text(), 20,
+               "the refusal")  # what happened is kept ...
+    assert "discarded, its content is not logged" in worker.log_text()  # ... not what was in it
+    assert user not in worker.log_text() and job["job_id"] not in worker.log_text()
+    assert worker.alive()
+
 #: Times kombu's JSON carries that no real job has (L6): non-finite, too large for a
 #: float, or a lifetime longer than any record is kept.
 ABSURD_EXPIRIES = [float("inf"), float("-inf"), float("nan"), 10 ** 400, 1e20]
