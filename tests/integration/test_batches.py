@@ -151,3 +151,29 @@ def test_a_deliver_message_over_the_item_cap_is_refused_whole_and_its_jobs_come_
     assert len(emulator_client.requests()) == 3
     assert "worker lost" not in str(outcomes)  # never claimed: no attempt to account for
     assert "verdict=unknown" not in worker.log_text()  # no filler was ever claimed
+
+
+def test_jobs_of_a_batch_not_started_by_half_the_visibility_timeout_wait_again_unsent(
+        settings, start_worker, emulator_client, redis_client):
+    """M10: one sender and a 2.5 s endpoint would make a batch of three take 7.5 s, past
+    half the visibility timeout (4 s). The jobs not started by then go back to wait
+    unsent, with no attempt spent or logged, and come in a later message, so the batch's
+    own message is done long before kombu would hand it to another worker."""
+    slow = settings.replace(batch_size=3, batch_senders=1, visibility_timeout_s=8.0,
+                            connect_timeout_s=1.0, read_timeout_s=4.0)
+    emulator_client.set_latency(2500)
+    producer = Producer(settings=slow)
+    try:
+        ids = producer.enqueue_many([example() for _ in range(3)])  # one message of three
+        start_worker(settings_override=slow)
+        outcomes = [producer.wait(job_id, timeout=40) for job_id in ids]
+    finally:
+        producer.close()
+    keys = Keys(slow.key_prefix)
+    wait_until(lambda: read_counters(redis_client, keys).get("message_jobs", 0) > 3, 10,
+               "the worker's counters to show a job handed out again")
+    counters = read_counters(redis_client, keys)
+    assert counters["messages"] >= 2  # the batch, then one for what it gave back
+    assert [(o["status"], o["attempt_count"]) for o in outcomes] == [("succeeded", 1)] * 3
+    assert not any(a["ambiguous"] for o in outcomes for a in o["attempts"])
+    assert len(emulator_client.requests()) == 3  # each sent once: none before it came back
