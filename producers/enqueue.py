@@ -114,9 +114,8 @@ class Enqueuer:
         request = job["request"]
         if self.settings.return_unknown_identifiers:
             request = ask_unknown_identifiers(request)
-        ttl_ms = max(1, int((float(job["expires_at"]) - float(job["enqueued_at"])) * 1000))
         args = [str(job["job_id"]), job.get("idempotency_key") or "", application_of(request),
-                _kind(request), ttl_ms, request_json(request)]
+                _kind(request), self._adopted_ttl_ms(job), request_json(request)]
         return self._call(Priority.parse(job.get("priority") or Priority.NORMAL), [args],
                           adopt=True)
 
@@ -126,6 +125,22 @@ class Enqueuer:
                 int(settings.idempotency_window_s * 1000), priority.value, "1" if adopt else ""]
         return Call([self.keys.wake], head + [value for job in jobs for value in job])
 
+    def _adopted_ttl_ms(self, job: dict[str, Any]) -> int:
+        """A foreign job's lifetime (expires_at - enqueued_at) in ms, held to `plan`'s rules
+        for `expires_in` (L6); ValueError when it breaks them, so the job is dropped.
+
+        JSON as kombu reads it carries Infinity, NaN and integers too large for a float,
+        which `int()` and `float()` refuse with OverflowError, not ValueError.
+        """
+        try:
+            enqueued_at, expires_at = float(job["enqueued_at"]), float(job["expires_at"])
+        except OverflowError:
+            raise ValueError("enqueued_at and expires_at must be finite numbers") from None
+        if not (math.isfinite(enqueued_at) and math.isfinite(expires_at)):
+            raise ValueError("enqueued_at and expires_at must be finite numbers")
+        # Published already past its deadline: 1 ms, so it is recorded and dead-lettered
+        # `expired` rather than lost without a trace.
+        return expires_in_ms(self.settings, max(expires_at - enqueued_at, 0.001))
 
 
 def expires_in_ms(settings: Settings, expires_in: float | None) -> int:

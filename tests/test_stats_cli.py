@@ -8,19 +8,31 @@ writer drift apart.
 from __future__ import annotations
 
 import json
+import os
+import select
+import subprocess
 import time
+import tty
+from collections.abc import Iterator
+from dataclasses import replace
 
 import pytest
 import redis
 from click.testing import CliRunner, Result
 
 from notify_relay.cli import cli
+from notify_relay.cli.ops import command_argv
 from notify_relay.processes import free_port
 from producers import Producer
+from producers.enqueue import ENQUEUE, Enqueuer
+from producers.job import Job
 from producers.keys import Keys
 from producers.outcomes import Attempt, DeadReason
 from producers.settings import Settings
+from tests.conftest import ROOT
 from tests.integration.helpers import example, handed_out
+from worker.delivery import Action, deliver
+from worker.runtime import Runtime
 from worker.store import Stores
 from worker.store.circuit import Circuit
 from worker.store.heartbeat import beat
@@ -157,3 +169,91 @@ def test_stats_reads_a_large_backlog_per_application_not_per_job(
     stats = json.loads(run(settings, "stats", "--json").output)
     assert stats["waiting"]["by_priority"]["bulk"]["jobs"] == 3000
     assert stats["waiting"]["applications"] == 3
+
+
+# --- L3: what the CLI prints from outside reaches a terminal escaped ---
+
+#: Colours the terminal red, and starts a forged row.
+HOSTILE = "\x1b[31m\r\nforged row"
+#: HOSTILE as the log lines write it (worker/logs.py).
+ESCAPED = "\\u001b[31m\\r\\nforged row"
+
+
+def on_a_terminal(settings: Settings, *args: str, timeout: float = 30) -> str:
+    """What `notify-relay ARGS` writes to a pseudo-terminal, as an operator sees it. Not a
+    pipe: click strips colour codes from output that is not a terminal (CliRunner's too),
+    which would hide ESC from the test but not from the operator."""
+    leader, follower = os.openpty()
+    tty.setraw(follower)  # no \n -> \r\n translation: the bytes exactly as written
+    env = {**os.environ, **settings.to_env(), "PYTHONPATH": str(ROOT)}
+    proc = subprocess.Popen(command_argv(*args), env=env, stdin=subprocess.DEVNULL,
+                            stdout=follower, stderr=follower)
+    os.close(follower)
+    try:
+        output = b"".join(_read_until_closed(leader, time.monotonic() + timeout))
+    finally:
+        os.close(leader)
+        code = proc.wait(timeout)
+    assert code == 0, output
+    return output.decode()
+
+
+def _read_until_closed(fd: int, deadline: float) -> Iterator[bytes]:
+    while select.select([fd], [], [], max(0.0, deadline - time.monotonic()))[0]:
+        try:
+            chunk = os.read(fd, 65536)
+        except OSError:  # EIO: the command closed the terminal (it exited)
+            return
+        if not chunk:
+            return
+        yield chunk
+    raise TimeoutError("the command kept the terminal open")
+
+
+def test_dead_list_escapes_a_hostile_job_id_application_and_error_text(
+        settings: Settings, redis_client: redis.Redis, emulator_client):
+    """A foreign message can name its job anything, the endpoint's answer can say anything
+    (here a 400 whose message holds ESC and CR LF), and a record written before application
+    codes were checked (M3) can hold any code: the dead-letter row stays one row, no colour."""
+    emulator_client.script({"kind": "respond", "status": 400, "count": 1,
+                            "body": {"code": 3, "message": f"refused {HOSTILE}"}})
+    job = replace(Job.new(example(application=f"APP{HOSTILE}"), max_age_s=60),
+                  job_id=f"job{HOSTILE}")
+    call = Enqueuer(settings).adopt(job.to_dict())  # as tasks._adopt, minus its validation
+    ENQUEUE(redis_client, call.keys, call.args)
+    runtime = Runtime.build(settings)
+    try:
+        [item] = handed_out(runtime.stores)
+        assert deliver(item, runtime).action is Action.DEAD
+    finally:
+        runtime.close()
+
+    listed = on_a_terminal(settings, "dead", "list")
+    replayed = on_a_terminal(settings, "dead", "replay", "--all")
+
+    assert "\x1b" not in listed + replayed and "\r" not in listed + replayed
+    [row] = listed.splitlines()
+    assert f"job{ESCAPED}" in row and f"APP{ESCAPED}" in row
+    assert row.endswith(f"refused {ESCAPED}")
+    assert f"replayed job{ESCAPED}\n" in replayed
+
+
+def test_stats_escapes_the_circuit_reason_a_401_body_carries(
+        settings: Settings, producer: Producer, emulator_client):
+    """Application codes are checked at enqueue, but the 401's text that opens the
+    circuit comes from the endpoint, and `stats` shows it."""
+    emulator_client.script({"kind": "respond", "status": 401, "count": 1,
+                            "body": {"code": 16, "message": f"revoked {HOSTILE}"}})
+    producer.enqueue(example())
+    runtime = Runtime.build(settings)
+    try:
+        [item] = handed_out(runtime.stores)
+        assert deliver(item, runtime).action is Action.RETRY
+    finally:
+        runtime.close()
+
+    shown = on_a_terminal(settings, "stats")
+
+    assert "\x1b" not in shown and "\r" not in shown
+    [circuit] = [line for line in shown.splitlines() if line.strip().startswith("circuit")]
+    assert "OPEN" in circuit and circuit.endswith(f"revoked {ESCAPED}")

@@ -46,25 +46,27 @@ def _text(value: Any) -> str:
     # escape every character that is not printable (L3): a job id or application code
     # from a foreign message could otherwise start a forged log line (\n, \r) or drive
     # the terminal (ESC, CSI, bidi overrides).
-    return _escape_unprintable(json.dumps(text, ensure_ascii=False))
+    return escape_unprintable(json.dumps(text, ensure_ascii=False))
 
 
 _NEEDS_QUOTES = re.compile(r'[\s"\\]')
 
 
-def _escape_unprintable(quoted: str) -> str:
-    """JSON's escapes, also for what json.dumps leaves raw (DEL, C1 controls, U+2028...)."""
-    if quoted.isprintable():
-        return quoted
-    return "".join(c if c.isprintable() else _json_escape(c) for c in quoted)
+def escape_unprintable(text: str) -> str:
+    r"""`text` with every character that is not printable written as a JSON escape (`\n`,
+    `\u001b`, `\u2028`), the rest as it is (L3). For log lines and for what the CLI
+    prints: a value from outside (a job id, an endpoint's error text) can then neither
+    start a line nor drive the terminal."""
+    if text.isprintable():
+        return text
+    return "".join(c if c.isprintable() else _json_escape(c) for c in text)
 
 
 def _json_escape(char: str) -> str:
-    code = ord(char)
-    if code > 0xFFFF:  # a surrogate pair, as JSON writes one
-        code -= 0x10000
-        return f"\\u{0xD800 + (code >> 10):04x}\\u{0xDC00 + (code & 0x3FF):04x}"
-    return f"\\u{code:04x}"
+    # JSON's own escape (short forms like \n, \uXXXX, a surrogate pair above U+FFFF);
+    # DEL is ASCII, which json.dumps leaves as it is.
+    escaped = json.dumps(char)[1:-1]
+    return escaped if escaped != char else f"\\u{ord(char):04x}"
 
 
 class JsonFormatter(logging.Formatter):

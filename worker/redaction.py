@@ -49,7 +49,10 @@ def summarize_args(args: Any) -> str:
             ids = " ".join(Job.from_dict(item).job_id for item in payload)
             return repr((f"batch of {len(payload)}: {ids}",))
         return repr((Job.from_dict(payload).summary(),))
-    except (TypeError, ValueError, KeyError, AttributeError, IndexError):
+    except Exception:
+        # Whatever a publisher sent: Celery asks for this in its consumer, before the task
+        # runs, where an exception is "unrecoverable" and stops the worker, and the message,
+        # restored, stops the next one (`attempt: Infinity` raised OverflowError here).
         return "('<not a notify-relay job>',)"
 
 

@@ -13,6 +13,7 @@ import click
 from notify_relay.cli.common import load_settings, print_json
 from producers.connection import redis_client
 from producers.outcomes import DEAD_REASONS
+from worker.logs import escape_unprintable
 from worker.store import Stores
 from worker.store.deadletters import public
 
@@ -82,7 +83,7 @@ def replay(job_id: str | None, replay_all: bool, reason: str | None,
     for entry in entries:
         if stores.dead.replay(entry):
             replayed += 1
-            click.echo(f"replayed {entry['job']['job_id']}")
+            click.echo(f"replayed {escape_unprintable(str(entry['job']['job_id']))}")
     click.echo(f"{replayed} job(s) replayed", err=True)
 
 
@@ -121,8 +122,12 @@ def _limited(entries: Iterator[dict[str, Any]], limit: int) -> Iterator[dict[str
 
 
 def _row(entry: dict[str, Any]) -> str:
+    # A foreign job id, an application code from an old record and the endpoint's error
+    # text reach the terminal: escaped as the log lines are (L3), or one could forge a
+    # row (\n, \r) or drive the terminal (ESC).
     when = datetime.fromtimestamp(entry["dead_at"], UTC).strftime("%Y-%m-%d %H:%M:%S")
-    error = (entry.get("last_error") or "")[:80]
-    return (f"{when}  {entry['job']['job_id']}  {entry['reason']:<12}  "
-            f"{entry.get('application', ''):<12}  attempts={len(entry.get('attempts', []))}  "
-            f"{error}")
+    job_id = escape_unprintable(str(entry["job"]["job_id"]))
+    application = escape_unprintable(str(entry.get("application", "")))
+    error = escape_unprintable((entry.get("last_error") or "")[:80])
+    return (f"{when}  {job_id}  {entry['reason']:<12}  {application:<12}  "
+            f"attempts={len(entry.get('attempts', []))}  {error}")

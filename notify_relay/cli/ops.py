@@ -24,6 +24,7 @@ from producers.connection import redis_client
 from producers.settings import Settings, SettingsError
 from worker.exporter import serve
 from worker.health import check
+from worker.logs import escape_unprintable
 from worker.store import Stores
 from worker.store.stats import collect
 
@@ -134,9 +135,10 @@ def _apps(apps: list[dict[str, Any]]) -> str:
                      for a in apps)
 
 
-def _printable(text: str) -> str:
-    """Application codes and endpoint text reach a terminal: no control characters (L3)."""
-    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in str(text))
+def _printable(text: object) -> str:
+    """Application codes and endpoint text reach a terminal: no control characters (L3),
+    escaped as the log lines escape them."""
+    return escape_unprintable(str(text))
 
 
 def _pairs(counts: dict[str, Any]) -> str:

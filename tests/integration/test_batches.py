@@ -12,9 +12,9 @@ from celery import Celery
 
 from notify_relay.processes import wait_until
 from producers import Producer
-from producers.job import BATCH_TASK_NAME, Job
+from producers.job import BATCH_TASK_NAME, DELIVER_TASK_NAME, Job
 from producers.keys import Keys
-from tests.integration.helpers import example
+from tests.integration.helpers import example, handed_out
 from worker.store import Stores
 from worker.store.metrics import read_counters
 
@@ -112,3 +112,68 @@ def test_an_item_that_is_not_a_job_is_dropped_and_the_rest_of_its_batch_sent(
                "the malformed item to be logged")
     assert len(emulator_client.requests()) == 1
     assert worker.alive()
+
+
+#: worker/tasks.py MAX_ITEMS: a deliver message with more items (or than NOTIFY_BATCH_SIZE,
+#: if larger) is not one the dispatcher makes. Not imported: worker.tasks builds the
+#: Celery app in whatever process imports it.
+MAX_ITEMS = 1000
+
+
+def test_a_deliver_message_over_the_item_cap_is_refused_whole_and_its_jobs_come_back(
+        settings, start_worker, emulator_client, redis_client):
+    """M10: a message of more items than any dispatch makes is refused before one is
+    claimed or sent; its real jobs, still watched, are put back by the watchdog (after
+    twice the visibility timeout) and sent once each."""
+    quick = settings.replace(visibility_timeout_s=4.0, connect_timeout_s=0.5,
+                             read_timeout_s=1.5)  # the watchdog's grace: 8 s
+    producer = Producer(settings=quick)
+    try:
+        ids = producer.enqueue_many([example() for _ in range(3)])
+        real = [[i.job_id, i.dispatch, i.slot_ms, i.probe]
+                for i in handed_out(Stores.build(quick, redis_client))]
+        fillers = [[f"filler-{n}", 1, -1, False]
+                   for n in range(max(MAX_ITEMS, quick.batch_size) + 1 - len(real))]
+        worker = start_worker(settings_override=quick)
+        publisher = Celery(broker=quick.redis_url)
+        publisher.conf.broker_transport_options = {"global_keyprefix": quick.key_prefix}
+        publisher.send_task(DELIVER_TASK_NAME, args=[real + fillers], queue=quick.queue)
+        publisher.close()
+        refused = f"refused a deliver message of {MAX_ITEMS + 1} items"
+        wait_until(lambda: refused in worker.log_text() or emulator_client.requests(), 20,
+                   "the oversize message to be refused (or sent)")
+        assert emulator_client.requests() == [] and refused in worker.log_text()
+        assert [producer.outcome(job_id)["status"] for job_id in ids] == ["queued"] * 3
+        outcomes = [producer.wait(job_id, timeout=30) for job_id in ids]
+    finally:
+        producer.close()
+    assert [(o["status"], o["attempt_count"]) for o in outcomes] == [("succeeded", 1)] * 3
+    assert len(emulator_client.requests()) == 3
+    assert "worker lost" not in str(outcomes)  # never claimed: no attempt to account for
+    assert "verdict=unknown" not in worker.log_text()  # no filler was ever claimed
+
+
+def test_jobs_of_a_batch_not_started_by_half_the_visibility_timeout_wait_again_unsent(
+        settings, start_worker, emulator_client, redis_client):
+    """M10: one sender and a 2.5 s endpoint would make a batch of three take 7.5 s, past
+    half the visibility timeout (4 s). The jobs not started by then go back to wait
+    unsent, with no attempt spent or logged, and come in a later message, so the batch's
+    own message is done long before kombu would hand it to another worker."""
+    slow = settings.replace(batch_size=3, batch_senders=1, visibility_timeout_s=8.0,
+                            connect_timeout_s=1.0, read_timeout_s=4.0)
+    emulator_client.set_latency(2500)
+    producer = Producer(settings=slow)
+    try:
+        ids = producer.enqueue_many([example() for _ in range(3)])  # one message of three
+        start_worker(settings_override=slow)
+        outcomes = [producer.wait(job_id, timeout=40) for job_id in ids]
+    finally:
+        producer.close()
+    keys = Keys(slow.key_prefix)
+    wait_until(lambda: read_counters(redis_client, keys).get("message_jobs", 0) > 3, 10,
+               "the worker's counters to show a job handed out again")
+    counters = read_counters(redis_client, keys)
+    assert counters["messages"] >= 2  # the batch, then one for what it gave back
+    assert [(o["status"], o["attempt_count"]) for o in outcomes] == [("succeeded", 1)] * 3
+    assert not any(a["ambiguous"] for o in outcomes for a in o["attempts"])
+    assert len(emulator_client.requests()) == 3  # each sent once: none before it came back

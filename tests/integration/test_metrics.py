@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import ipaddress
 import os
+import socket
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -99,3 +102,64 @@ def test_the_metrics_endpoint_says_so_when_redis_is_unreachable(tmp_path: Path):
         assert scrape(url)[("notify_relay_up", ())] == 0
     finally:
         service.stop()
+
+
+def test_the_metrics_endpoint_listens_on_loopback_only_unless_told(tmp_path: Path):
+    """H4: the exporter has no login, so without --host it binds 127.0.0.1, not every
+    address. Its own listening sockets are read from /proc (by their inodes), and a
+    connection through another address of this host is refused."""
+    port = free_port()
+    env = {**os.environ, **Settings(redis_url=f"redis://127.0.0.1:{free_port()}/0").to_env(),
+           "PYTHONPATH": str(ROOT)}  # no Redis needed: only where it listens matters
+    service = Service("metrics", command_argv("metrics", "--port", str(port)), env,
+                      tmp_path / "logs")
+    try:
+        wait_until(lambda: _answers(f"http://127.0.0.1:{port}/metrics") or not service.alive(),
+                   30, "the metrics endpoint")
+        assert listening(service.proc.pid) == {("127.0.0.1", port)}
+        for address in other_local_addresses():
+            with pytest.raises(ConnectionRefusedError):
+                socket.create_connection((address, port), timeout=5).close()
+    finally:
+        service.stop()
+
+
+def listening(pid: int) -> set[tuple[str, int]]:
+    """(address, port) of every TCP socket process `pid` listens on (IPv4 and IPv6)."""
+    inodes = _socket_inodes(pid)
+    found = set()
+    for table, family in (("tcp", socket.AF_INET), ("tcp6", socket.AF_INET6)):
+        for row in Path(f"/proc/{pid}/net/{table}").read_text().splitlines()[1:]:
+            fields = row.split()
+            local, state, inode = fields[1], fields[3], fields[9]
+            if state == "0A" and inode in inodes:  # 0A: TCP_LISTEN
+                found.add(_address(local, family))
+    return found
+
+
+def _socket_inodes(pid: int) -> set[str]:
+    inodes = set()
+    for fd in Path(f"/proc/{pid}/fd").iterdir():
+        try:
+            target = os.readlink(fd)
+        except FileNotFoundError:  # closed while we looked
+            continue
+        if target.startswith("socket:["):
+            inodes.add(target[len("socket:["):-1])
+    return inodes
+
+
+def _address(hex_address: str, family: int) -> tuple[str, int]:
+    """/proc/net/tcp's `0100007F:1F90` → ('127.0.0.1', 8080): 32-bit words in host order."""
+    host, port = hex_address.split(":")
+    words = [int(host[i:i + 8], 16) for i in range(0, len(host), 8)]
+    packed = b"".join(word.to_bytes(4, sys.byteorder) for word in words)
+    return socket.inet_ntop(family, packed), int(port, 16)
+
+
+def other_local_addresses() -> list[str]:
+    """This host's IPv4 addresses other than loopback (the kernel's local routes)."""
+    lines = Path("/proc/net/fib_trie").read_text().splitlines()
+    found = {lines[i - 1].split()[-1] for i, line in enumerate(lines)
+             if "/32 host LOCAL" in line}
+    return sorted(a for a in found if not ipaddress.ip_address(a).is_loopback)

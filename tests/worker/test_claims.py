@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import json
 import time
+from dataclasses import replace
 
 import pytest
 
 from producers import Producer
+from producers.job import Job
 from producers.outcomes import Attempt, DeadReason, Status
 from producers.validation import request_json
 from tests.integration.helpers import example, handed_out
@@ -130,3 +132,28 @@ def test_a_copy_far_past_its_slot_takes_a_fresh_one(stores, producer):
     claim = stores.claims.claim(late_item, owner="a", lease_s=LEASE_S)
     # the budget (1000/s in the tests' settings) has its next slot after the other two
     assert claim.result is ClaimResult.CLAIMED and claim.wait_s > 0
+
+
+def redis_state(stores) -> dict[bytes, bytes]:
+    """Every key under the test's prefix with its serialised value (type, content)."""
+    return {key: stores.redis.dump(key) for key in stores.redis.scan_iter(
+        f"{stores.keys.prefix}*")}
+
+
+def test_a_claim_without_a_record_answers_unknown_and_writes_no_key(stores, item):
+    """L1: a message for a job whose record is gone (expired, or never enqueued here) must
+    not leave a record behind, least of all one without a TTL; nor may a result for it."""
+    before = redis_state(stores)
+    ghost = Item("never-enqueued", item.dispatch, time.time() * 1000 - 5_000)  # a late slot
+    claim = stores.claims.claim(ghost, owner="a", lease_s=LEASE_S)
+    assert (claim.result, claim.job) == (ClaimResult.UNKNOWN, None)
+    job = Job.new(example(), max_age_s=60)
+    job = replace(job, job_id=ghost.job_id)
+    assert stores.claims.succeed(job, "a", sent(1)) is RecordResult.LATE
+    assert stores.claims.retry(job, "a", failed(1), time.time() + 60,
+                               spend=True) is RecordResult.LATE
+    assert stores.claims.bury(job, "a", failed(1), DeadReason.PERMANENT, "x",
+                              time.time()) is RecordResult.LATE
+    assert stores.claims.release(job, "a") is RecordResult.LATE
+    assert not stores.redis.exists(stores.keys.outcome(ghost.job_id))
+    assert redis_state(stores) == before  # no other key either, and none changed
