@@ -23,7 +23,7 @@ from producers.keys import Keys
 from producers.outcomes import Status
 from producers.scripts import Script
 from producers.settings import Settings
-from producers.validation import request_json, validate, validate_many
+from producers.wire import request_json
 
 ENQUEUE = Script(Path(__file__).with_name("lua") / "enqueue.lua", Status)
 
@@ -92,6 +92,10 @@ class Enqueuer:
         Raises ValueError for an unknown priority, a bad `expires_in` or a key list of
         the wrong length; nothing is enqueued then either.
         """
+        # Here, not at the top: a worker imports this module to adopt foreign jobs and
+        # should not load the request contract for that (see producers/wire.py).
+        from producers.validation import validate, validate_many
+
         level = Priority.parse(priority)
         ttl_ms = expires_in_ms(self.settings, expires_in)
         cap = self.settings.max_targets

@@ -9,7 +9,6 @@ request's size as a whole (§14) is checked here, on the body `request_json` giv
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -22,6 +21,7 @@ from producers.schemas.advice import request_warnings
 from producers.schemas.base import SCHEMA_KEY
 from producers.schemas.options import DEFAULT_MAX_TARGETS, options_for, using
 from producers.schemas.request import NotifyRequestSchema
+from producers.wire import REQUEST_LIMIT_BYTES, request_json
 
 __all__ = [
     "DEFAULT_MAX_TARGETS",
@@ -36,16 +36,6 @@ __all__ = [
 
 #: Built once: marshmallow schemas are reusable and per-call options travel in settings.
 _REQUEST_SCHEMA = NotifyRequestSchema()
-#: §14: a body under 10 MB (v1.3 /createMessage, SEEN [D6]; v2's limit is NOT FOUND), read
-#: as 10^6-byte MB: the stricter reading. L5: no byte bound existed anywhere.
-REQUEST_LIMIT_BYTES = 10_000_000
-_ENCODER = json.JSONEncoder(separators=(",", ":"))
-
-
-def request_json(request: Mapping[str, Any]) -> str:
-    """The body as worker.http POSTs it: compact JSON, ASCII only (non-ASCII as \\u
-    escapes), so its length is its size in bytes."""
-    return _ENCODER.encode(request)
 
 
 def validate(

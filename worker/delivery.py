@@ -21,7 +21,7 @@ import redis
 
 from producers.job import Job
 from producers.outcomes import Attempt, DeadReason, Status
-from producers.validation import REQUEST_LIMIT_BYTES
+from producers.wire import REQUEST_LIMIT_BYTES
 from worker.classify import SendResult, Verdict, classify
 from worker.decide import Next, Step, decide
 from worker.failures import FailureClass

@@ -30,7 +30,7 @@ import urllib3
 from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.exceptions import HTTPError
 
-from producers.validation import request_json
+from producers.wire import request_json
 from worker import deadline
 from worker.classify import RequestHeaderError, SendDeadlineError, SendResult
 

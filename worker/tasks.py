@@ -26,9 +26,9 @@ from celery import signals
 from celery.exceptions import Reject
 
 from producers.enqueue import ENQUEUE, Enqueuer
+from producers.exceptions import ValidationError
 from producers.job import BATCH_TASK_NAME, DELIVER_TASK_NAME, TASK_NAME
 from producers.redis_errors import redis_error_line
-from producers.validation import ValidationError, validate
 from worker import runtime
 from worker.celery import app, settings
 from worker.delivery import Done
@@ -150,6 +150,8 @@ def send_batch(self: Any, jobs: list[dict[str, Any]]) -> str:
 
 def _adopt(jobs: Iterable[Any]) -> str:
     """Take whole jobs into their waiting lists (the budget and priorities apply)."""
+    from producers.validation import validate  # rare: only foreign messages come here
+
     rt = _runtime()
     enqueuer = Enqueuer(settings)
     counts: Counter[str] = Counter()

@@ -21,7 +21,7 @@ from producers.keys import Keys
 from producers.outcomes import DEAD_REASONS, Attempt, Status
 from producers.scripts import Script
 from producers.settings import Settings
-from producers.validation import request_json
+from producers.wire import request_json
 
 _LUA = Path(__file__).with_name("lua")
 REPLAY = Script(_LUA / "replay.lua", Status,
