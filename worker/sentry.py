@@ -11,7 +11,7 @@ Events (all sent from `worker/events.py` through `Alerts`):
 
 A transient failure that a retry fixes is logged and counted, never sent.
 
-Privacy: `send_default_pii` off, local variables off (a frame's `PreparedRequest` holds
+Privacy: `send_default_pii` off, local variables off (a send frame's headers hold
 the Authorization header), no auto-enabled integrations (the Redis one would add every
 command as a breadcrumb), and `Scrubber` as `before_send` / `before_breadcrumb`: the API
 token and the webhook secret (also as `repr` / `%r` would escape them), e-mail addresses
