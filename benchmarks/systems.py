@@ -87,7 +87,8 @@ class System:
         """Start the workers; they begin on the pre-filled queue at once.
 
         notify-relay runs as its README says: `notify-relay worker --processes P`, one
-        supervisor and P worker processes (`limit`: its NOTIFY_RATE_LIMIT).
+        supervisor and P worker processes, with the Procfile's options (`limit`: its
+        NOTIFY_RATE_LIMIT).
         """
         env = {**os.environ, "PYTHONPATH": str(ROOT), "BENCH_REDIS_URL": target.redis_url,
                "BENCH_ENDPOINT_URL": target.endpoint_url}
@@ -95,7 +96,7 @@ class System:
             env.update(notify_relay_env(target, self.threads, self.batch_size))
             env["NOTIFY_RATE_LIMIT"] = limit
             argv = python_argv("-m", "notify_relay", "worker", "--processes",
-                               str(self.processes))
+                               str(self.processes), "--without-gossip", "--without-mingle")
             return [Service(tag, argv, env, log_dir)]
         return [Service(tag, self.argv(), env, log_dir)]
 
