@@ -1,5 +1,5 @@
-"""`AsyncProducer` against a real Redis, each test inside one event loop whose every
-callback is measured: one that works on the loop for long (a big plan made on the loop)
+"""`AsyncProducer` against a real Redis, each test inside one debug-mode event loop whose
+every callback is measured: one that works on the loop for long (a big plan made on the loop)
 or waits on it (a blocking call) fails the test. The same contract as `Producer`: ids,
 idempotency, validation, outcomes, wait.
 """
@@ -38,8 +38,9 @@ def slow_callbacks() -> Iterator[list[str]]:
     """Every callback run in LOOP_THREAD that used SLOW_CALLBACK_CPU_S of CPU or took
     SLOW_CALLBACK_S. A task's steps are callbacks too (call_soon): this sees all loop work.
 
-    asyncio's debug mode has a wall-clock check only, and its bookkeeping (a stack
-    extracted for every task and future) costs more CPU than the code under test.
+    asyncio's debug mode (on as well) checks wall-clock time only, which a busy machine
+    stretches; its bookkeeping (a stack for every task and future) is counted here too,
+    ~20 ms of CPU for the step that starts 100 tasks.
     """
     slow: list[str] = []
     run = asyncio.events.Handle._run
@@ -64,9 +65,11 @@ def slow_callbacks() -> Iterator[list[str]]:
 
 def run_in_watched_loop(caplog: pytest.LogCaptureFixture,
                         main: Callable[[], Awaitable[Any]]) -> Any:
-    """Run `main()` in one fresh loop; fail on a slow callback or anything asyncio logs
-    (an exception never retrieved, a callback that raised)."""
+    """Run `main()` in one fresh debug-mode loop; fail on a slow callback or anything
+    asyncio logs (an exception never retrieved, a callback that raised)."""
     loop = asyncio.new_event_loop()
+    loop.set_debug(True)  # what else asyncio checks: calls from other threads, unawaited work
+    loop.slow_callback_duration = SLOW_CALLBACK_S
     outcome: dict[str, Any] = {}
 
     def run() -> None:
@@ -77,6 +80,8 @@ def run_in_watched_loop(caplog: pytest.LogCaptureFixture,
         finally:
             loop.close()
 
+    # In its own thread: debug mode records the creator's stack in every task it makes,
+    # and pytest's stack is deep (100 tasks from here took 50 ms of that bookkeeping).
     # The test process's heap (pytest, hypothesis, every module the suite imported) is left
     # out of garbage collection meanwhile: a full collection of it alone took 40-70 ms,
     # inside whichever callback it fell in.
