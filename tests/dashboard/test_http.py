@@ -142,6 +142,16 @@ def test_every_page_comes_with_no_store_no_framing_and_a_policy_that_runs_no_scr
     assert dash.get("/", auth=None).headers["X-Frame-Options"] == "DENY"
 
 
+def test_a_page_says_redis_is_unavailable_with_a_503(start_dashboard):
+    dash = start_dashboard(REDIS_URL="redis://127.0.0.1:1/9")
+
+    for path in ("/", "/dead", "/jobs/some-job"):
+        answer = dash.get(path)
+        assert answer.status_code == 503, path
+        assert "Redis is unavailable" in answer.text
+    assert dash.get("/", auth=None).status_code == 401  # the login first, still
+
+
 def test_dead_letters_filter_by_reason_application_and_age(start_dashboard, stores, producer):
     [permanent] = bury(stores, producer)
     [expired] = bury(stores, producer, reason=DeadReason.EXPIRED, application="OTP-00001")
