@@ -12,7 +12,7 @@
 | `locales` | §7 locale keys |
 | `fields`, `jsonvalues` | JSON-typed fields; free-form JSON and NOT FOUND structures |
 | `base`, `loader` | closed / open objects, oneof groups; the fast loading route |
-| `settings`, `typos` | strict mode and the id-list cap; "did you mean" hints |
+| `options`, `typos` | strict mode and the id-list cap; "did you mean" hints |
 | `advice` | warnings: advice of the reference that is not a rule |
 
 How the tags of the reference are used:

@@ -5,14 +5,14 @@ and the tests build the same stores the same way, through `Stores.build`.
 
 | module          | owns (producers/keys.py has the full table)                            |
 |-----------------|------------------------------------------------------------------------|
-| waiting.py      | `wait:*`, `ring:*`, `apps`, `sched`, `wake`: jobs waiting, and the dispatch |
+| waiting.py      | `wait:*`, `ring:*`, `ringset:*`, `apps`, `sched`, `wake`, `stats:share:*`: jobs waiting, the dispatch |
 | claims.py       | the worker's writes to `{job}:outcome`: claim, succeed, retry, bury, release |
 | park.py         | `retries`: failed sends waiting out their backoff                       |
 | watchdog.py     | `watch`: jobs handed out whose message kombu may have lost              |
 | deadletters.py  | `dead:*`: jobs that will not be sent                                    |
 | circuit.py      | `circuit`: 401/403 stops every send                                     |
 | limiter.py      | `rate:*`: the shared send budget                                        |
-| metrics.py      | `stats:counters`, `stats:window:*`: fleet-wide counters                 |
+| metrics.py      | `stats:counters`, `stats:window:*`, `stats:minute:*`: fleet-wide counters |
 | heartbeat.py    | `stats:workers`: worker liveness                                        |
 | webhooks.py     | `hooks:*`: the webhook outbox, its dead letters, URLs gone (410)        |
 | unknown.py      | `unknown:*`: identifiers the endpoint did not know, for export          |

@@ -6,7 +6,7 @@ dispatcher's turn positions and bulk counter), `wake` (a producer's nudge) and
 `stats:share:<t>` (who got the slots). The enqueue script and the scripts that give a
 job back push to the lists by the same rules (producers/keys.py).
 
-`dispatch` is the scheduler's step, run in a loop by every worker (worker/dispatcher.py):
+`dispatch` is the scheduler's step, run in a loop by every worker (worker/scheduler.py):
 one atomic script (lua/dispatch.lua) that moves into the Celery queue what the budget
 lets start within `HORIZON_S`, by priority, then application in turn, as batch messages
 of NOTIFY_BATCH_SIZE jobs. So the Celery queue holds about a second of sends at most,

@@ -1,5 +1,5 @@
 -- Move into the Celery queue what the budget lets start in the next moment
--- (worker/store/waiting.py; the dispatcher of worker/dispatcher.py calls it in a loop).
+-- (worker/store/waiting.py; the dispatcher of worker/scheduler.py calls it in a loop).
 --
 -- Order: priority first (urgent, then normal, then bulk; bulk gets one slot in every
 -- `bulk_every` while normal work waits too), then the applications of a priority in turn
