@@ -5,7 +5,7 @@ and the tests build the same stores the same way, through `Stores.build`.
 
 | module          | owns (producers/keys.py has the full table)                            |
 |-----------------|------------------------------------------------------------------------|
-| waiting.py      | `wait:*`, `ring:*`, `ringset:*`, `apps`, `sched`, `wake`, `stats:share:*`: jobs waiting, the dispatch |
+| waiting.py      | `wait:*`, `ring(set):*`, `apps`, `sched`, `wake`, `stats:share:*`: waiting |
 | claims.py       | the worker's writes to `{job}:outcome`: claim, succeed, retry, bury, release |
 | park.py         | `retries`: failed sends waiting out their backoff                       |
 | watchdog.py     | `watch`: jobs handed out whose message kombu may have lost              |
