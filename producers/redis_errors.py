@@ -48,6 +48,7 @@ from producers.exceptions import (
     SettingsError,
     one_line,
 )
+from producers.redis_url import is_sentinel, parse_sentinel_url
 
 __all__ = [
     "queue_error",
@@ -65,7 +66,13 @@ LOADING_RETRY_AFTER_S = 5.0
 
 
 def redacted_endpoint(url: str) -> str:
-    """`host:port/db` of a redis:// or rediss:// URL, without user or password."""
+    """`host:port/db` of a redis:// or rediss:// URL, without user or password
+    (`sentinel h1:26379,h2:26379/db` for a sentinel:// one)."""
+    if is_sentinel(url):
+        try:
+            return parse_sentinel_url(url).endpoint()
+        except ValueError:
+            return "sentinel (REDIS_URL)"
     try:
         parts = urlsplit(url)
         host = parts.hostname or "localhost"
