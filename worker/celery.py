@@ -24,7 +24,7 @@ from celery import Celery, bootsteps, signals
 from producers.connection import SENTINEL_TIMEOUT_S, redis_client
 from producers.redis_url import is_sentinel
 from producers.settings import Settings, SettingsError
-from worker import logs, sentry
+from worker import broker, logs, sentry
 from worker.scheduler import SCHEDULER_REDIS_TIMEOUT_S, start_loops
 from worker.store import Stores
 from worker.store.heartbeat import Heartbeat
@@ -169,6 +169,7 @@ class WebhookStep(bootsteps.StartStopStep):
 
 settings = load_settings()
 limit_malloc_arenas()
+broker.register()  # sentinel://: kombu's transport with the failover fix (worker/broker.py)
 # SummaryTask: Flower and `celery inspect` see a job summary, never the job (redaction.py).
 app = Celery("notify_relay", task_cls="worker.redaction:SummaryTask")
 app.conf.update(celery_config(settings))
