@@ -104,7 +104,8 @@ def _bytes_of(data: bytes) -> Iterator[bytes]:
 
 def _paced(state: EmulatorState, pieces: Iterator[bytes], interval_s: float) -> Iterator[bytes]:
     # The wait is after each piece: the request log pulls one piece ahead (it records the status
-    # before the last piece goes out), so with it the k-th byte leaves k intervals after the head.
+    # before the last piece goes out), so the k-th byte leaves k - 1 intervals or more after the
+    # first, which may go out with the head.
     for piece in pieces:
         yield piece
         if state.stopping.wait(interval_s):  # stop() must not wait for a drip to end

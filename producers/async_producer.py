@@ -29,6 +29,9 @@ from typing import Any
 
 import redis.asyncio
 
+# Loaded with this module, not by the first plan: that import (the request schemas, ~65 ms)
+# would run inside a callback and hold the loop. (The worker never imports this module.)
+import producers.validation  # noqa: F401
 from producers.coalesce import GroupCommit
 from producers.connection import async_redis_client
 from producers.enqueue import ENQUEUE, Call, Enqueuer, JobId, Plan

@@ -90,8 +90,9 @@ def test_a_drip_sends_bytes_one_at_a_time_as_the_count_grows(emulator, control):
             got += sock.recv(65536)
             counts.append(len(got))
         elapsed = time.monotonic() - started
-    # Five reads with new bytes need five bytes, one per interval; a burst would bring 1041.
-    assert elapsed >= 5 * 0.05 - 0.01, f"{counts} bytes in {elapsed:.2f} s"
+    # N bytes one per interval need N - 1 intervals after the first (which may come with
+    # the head, when the head's read is late); a burst would bring all 1041 at once.
+    assert elapsed >= (counts[-1] - 1) * 0.05 - 0.01, f"{counts} bytes in {elapsed:.2f} s"
     assert counts[-1] < 40, f"{counts} bytes in {elapsed:.2f} s: not one at a time"
     assert got.strip(b" ") == b""  # the padding comes first
 
@@ -240,8 +241,10 @@ def test_stop_is_not_held_up_by_a_drip():
         client.script({"kind": "drip", "drip_interval_s": 60})
         sock = wire.connect(emu.port)
         sock.sendall(wire.notify_request())
-        wire.read_head(sock)
+        _, early = wire.read_head(sock)
         started = time.monotonic()
     assert time.monotonic() - started < 5
     with sock:
-        assert wire.read_to_eof(sock) == b""  # the emulator closed it; it did not drip on
+        # The emulator closed it and did not drip on: at most the first byte, which may leave
+        # with the head, came before the close.
+        assert len(early + wire.read_to_eof(sock)) <= 1

@@ -1,17 +1,18 @@
-"""`AsyncProducer` against a real Redis, each test inside one event loop run in asyncio's
-debug mode with a small slow-callback threshold: any callback that holds the loop that
-long (a blocking call, a big plan made on the loop) is logged by asyncio, and fails the
-test. The same contract as `Producer`: ids, idempotency, validation, outcomes, wait.
+"""`AsyncProducer` against a real Redis, each test inside one debug-mode event loop whose
+every callback is measured: one that works on the loop for long (a big plan made on the loop)
+or waits on it (a blocking call) fails the test. The same contract as `Producer`: ids,
+idempotency, validation, outcomes, wait.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import gc
 import logging
 import threading
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 from typing import Any
 
 import pytest
@@ -22,15 +23,52 @@ from producers.connection import async_redis_client
 from tests.integration.helpers import example
 from tests.private_redis import url_for
 
-#: A callback longer than this is a blocked loop (a Redis round trip here is ~0.2 ms).
-SLOW_CALLBACK_S = 0.05
+#: A callback using this much CPU works on the loop (a Redis round trip here is ~0.2 ms).
+#: CPU time, not wall time: on a busy 2-core machine a 10 ms step waited 54 ms for the
+#: GIL (the plan's thread holds it) and the scheduler, and wall time failed the test.
+SLOW_CALLBACK_CPU_S = 0.05
+#: A callback taking this long by the clock waits on the loop (a blocking call); far above
+#: what waiting for the GIL and the scheduler costs a step.
+SLOW_CALLBACK_S = 0.5
+LOOP_THREAD = "watched-loop"
 
 
-def run_in_debug_loop(caplog: pytest.LogCaptureFixture,
-                      main: Callable[[], Awaitable[Any]]) -> Any:
-    """Run `main()` in one fresh debug-mode loop; fail on any slow-callback warning."""
+@contextlib.contextmanager
+def slow_callbacks() -> Iterator[list[str]]:
+    """Every callback run in LOOP_THREAD that used SLOW_CALLBACK_CPU_S of CPU or took
+    SLOW_CALLBACK_S. A task's steps are callbacks too (call_soon): this sees all loop work.
+
+    asyncio's debug mode (on as well) checks wall-clock time only, which a busy machine
+    stretches; its bookkeeping (a stack for every task and future) is counted here too,
+    ~20 ms of CPU for the step that starts 100 tasks.
+    """
+    slow: list[str] = []
+    run = asyncio.events.Handle._run
+
+    def measured(handle: asyncio.Handle) -> None:
+        if threading.current_thread().name != LOOP_THREAD:
+            return run(handle)  # type: ignore[no-any-return]
+        started, started_cpu = time.monotonic(), time.thread_time()
+        try:
+            return run(handle)  # type: ignore[no-any-return]
+        finally:
+            took, used = time.monotonic() - started, time.thread_time() - started_cpu
+            if used >= SLOW_CALLBACK_CPU_S or took >= SLOW_CALLBACK_S:
+                slow.append(f"{handle!r} took {took:.3f} s, used {used:.3f} s of CPU")
+
+    asyncio.events.Handle._run = measured  # type: ignore[assignment,method-assign]
+    try:
+        yield slow
+    finally:
+        asyncio.events.Handle._run = run  # type: ignore[method-assign]
+
+
+def run_in_watched_loop(caplog: pytest.LogCaptureFixture,
+                        main: Callable[[], Awaitable[Any]]) -> Any:
+    """Run `main()` in one fresh debug-mode loop; fail on a slow callback or anything
+    asyncio logs (an exception never retrieved, a callback that raised)."""
     loop = asyncio.new_event_loop()
-    loop.set_debug(True)
+    loop.set_debug(True)  # what else asyncio checks: calls from other threads, unawaited work
     loop.slow_callback_duration = SLOW_CALLBACK_S
     outcome: dict[str, Any] = {}
 
@@ -50,18 +88,17 @@ def run_in_debug_loop(caplog: pytest.LogCaptureFixture,
     gc.collect()
     gc.freeze()
     try:
-        with caplog.at_level(logging.WARNING, logger="asyncio"):
-            thread = threading.Thread(target=run, name="debug-loop")
+        with caplog.at_level(logging.WARNING, logger="asyncio"), slow_callbacks() as slow:
+            thread = threading.Thread(target=run, name=LOOP_THREAD)
             thread.start()
             thread.join()
     finally:
         gc.unfreeze()
     if "error" in outcome:
         raise outcome["error"]
-    result = outcome["result"]
-    slow = [r.getMessage() for r in caplog.records if r.name == "asyncio"]
-    assert slow == [], slow
-    return result
+    logged = [r.getMessage() for r in caplog.records if r.name == "asyncio"]
+    assert slow + logged == [], slow + logged
+    return outcome["result"]
 
 
 @pytest.fixture
@@ -76,8 +113,18 @@ def test_the_slow_callback_check_catches_a_blocked_loop(caplog):
     async def blocks() -> None:
         time.sleep(SLOW_CALLBACK_S * 3)  # what a blocking call on the loop looks like
 
-    with pytest.raises(AssertionError, match="took"):
-        run_in_debug_loop(caplog, blocks)
+    with pytest.raises(AssertionError, match=r"took [1-9]"):
+        run_in_watched_loop(caplog, blocks)
+
+
+def test_the_cpu_check_catches_work_on_the_loop(caplog):
+    async def works() -> None:
+        until = time.thread_time() + SLOW_CALLBACK_CPU_S * 2
+        while time.thread_time() < until:  # what validating a big batch on the loop does
+            pass
+
+    with pytest.raises(AssertionError, match="s of CPU"):
+        run_in_watched_loop(caplog, works)
 
 
 def test_a_hundred_concurrent_enqueues_get_a_hundred_waiting_jobs(
@@ -89,7 +136,7 @@ def test_a_hundred_concurrent_enqueues_get_a_hundred_waiting_jobs(
             return await asyncio.gather(*(async_producer.enqueue(request)
                                           for request in requests))
 
-    job_ids = run_in_debug_loop(caplog, main)
+    job_ids = run_in_watched_loop(caplog, main)
     assert len(set(job_ids)) == 100
     assert {producer.outcome(job_id)["status"] for job_id in job_ids} == {"queued"}
     waiting = redis_client.lrange(f"{key_prefix}wait:normal:ABCDE-12345", 0, -1)
@@ -105,7 +152,7 @@ def test_a_big_enqueue_many_keeps_order_and_does_not_hold_the_loop(
             # ~0.1 s of validation: on the loop it would be one slow callback.
             return await async_producer.enqueue_many(requests, priority="bulk")
 
-    job_ids = run_in_debug_loop(caplog, main)
+    job_ids = run_in_watched_loop(caplog, main)
     waiting = redis_client.lrange(f"{key_prefix}wait:bulk:ABCDE-12345", 0, -1)
     assert [v.decode() for v in waiting] == job_ids
 
@@ -122,7 +169,7 @@ def test_an_idempotency_key_gives_the_first_job_and_says_it_is_a_duplicate(
                                                      idempotency_keys=["order-77", None])
             return first, again, many
 
-    first, again, many = run_in_debug_loop(caplog, main)
+    first, again, many = run_in_watched_loop(caplog, main)
     assert again == first and (first.duplicate, again.duplicate) == (False, True)
     assert many[0] == first and many[0].duplicate and not many[1].duplicate
     assert redis_client.llen(f"{key_prefix}wait:normal:ABCDE-12345") == 2
@@ -141,7 +188,7 @@ def test_an_invalid_request_raises_the_same_validation_error_and_queues_nothing(
                 await async_producer.enqueue_many([good, bad])
             return single.value, many.value
 
-    single, many = run_in_debug_loop(caplog, main)
+    single, many = run_in_watched_loop(caplog, main)
     with pytest.raises(ValidationError) as sync:
         producer.enqueue(bad)
     assert single.messages == sync.value.messages  # one implementation of the rules
@@ -157,7 +204,7 @@ def test_outcome_reads_what_producer_reads_and_none_for_an_unknown_job(
         async with make_async() as async_producer:
             return await async_producer.outcome(job_id), await async_producer.outcome("nope")
 
-    record, unknown = run_in_debug_loop(caplog, main)
+    record, unknown = run_in_watched_loop(caplog, main)
     assert record == producer.outcome(job_id) and unknown is None
 
 
@@ -171,7 +218,7 @@ def test_wait_returns_the_final_outcome_a_real_worker_records(
             job_id = await async_producer.enqueue(request)
             return await async_producer.wait(job_id, timeout=30)
 
-    record = run_in_debug_loop(caplog, main)
+    record = run_in_watched_loop(caplog, main)
     assert record["status"] == "succeeded"
     assert record == producer.outcome(record["job_id"])
 
@@ -185,7 +232,7 @@ def test_wait_gives_up_with_a_timeout_error_naming_the_status(caplog, make_async
             with pytest.raises(TimeoutError, match="still queued after 0.2s"):
                 await async_producer.wait(job_id, timeout=0.2)
 
-    run_in_debug_loop(caplog, main)
+    run_in_watched_loop(caplog, main)
 
 
 def test_scripts_forgotten_by_redis_are_loaded_again(caplog, settings, redis_client,
@@ -200,7 +247,7 @@ def test_scripts_forgotten_by_redis_are_loaded_again(caplog, settings, redis_cli
             many = await async_producer.enqueue_many([request] * 300)  # a pipeline
             return [one, *many]
 
-    job_ids = run_in_debug_loop(caplog, main)
+    job_ids = run_in_watched_loop(caplog, main)
     assert redis_client.llen(f"{key_prefix}wait:normal:ABCDE-12345") == len(job_ids) == 301
 
 
@@ -215,7 +262,7 @@ def test_an_unreachable_redis_raises_queue_unavailable_not_a_redis_error(caplog,
                 await async_producer.enqueue(request)
             return caught.value
 
-    error = run_in_debug_loop(caplog, main)
+    error = run_in_watched_loop(caplog, main)
     assert error.retry_after_s == 1.0 and "secret" not in str(error)
     assert isinstance(error.__cause__, Exception)
 
