@@ -13,6 +13,7 @@ with `.settings`: `Producer`, the async producer) apply it as `raise ours from t
 | OutOfMemoryError (OOM)                                     | QueueFull        | -           |
 | BusyLoadingError (LOADING)                                 | QueueUnavailable | 5 s         |
 | TimeoutError                                               | QueueUnavailable | 1 s         |
+| MasterNotFoundError (the sentinels name no primary)        | QueueUnavailable | 1 s         |
 | ConnectionError (refused, reset, name unknown, max clients) | QueueUnavailable | 1 s        |
 | ReadOnlyError (READONLY)                                   | QueueUnavailable | 1 s         |
 | MASTERDOWN, CLUSTERDOWN, TRYAGAIN, UNBLOCKED               | QueueUnavailable | 1 s         |
@@ -37,7 +38,9 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 from urllib.parse import parse_qs, urlsplit
 
+import redis.asyncio.sentinel
 import redis.exceptions as rx
+import redis.sentinel
 
 from producers.exceptions import (
     RETRY_AFTER_S,
@@ -106,6 +109,11 @@ _ROWS = (
     _Row((rx.TimeoutError,), frozenset(), QueueUnavailable,
          "redis at {endpoint} timed out",
          "retry later, with the same idempotency key (the write may have happened)"),
+    # Before ConnectionError, its base: the sentinels answered, but name no primary.
+    _Row((redis.sentinel.MasterNotFoundError, redis.asyncio.sentinel.MasterNotFoundError),
+         frozenset(), QueueUnavailable, "redis at {endpoint} has no primary now",
+         "retry in a few seconds with the same idempotency key (the sentinels are failing "
+         "over, or too few of them agree: check them and NOTIFY_SENTINEL_MASTER)"),
     _Row((rx.ConnectionError,), frozenset(), QueueUnavailable,
          "redis at {endpoint} is unavailable", "start it or fix REDIS_URL, then retry"),
     _Row((rx.ReadOnlyError,), frozenset({"READONLY"}), QueueUnavailable,

@@ -109,3 +109,15 @@ def test_the_celery_broker_takes_the_same_url_with_the_master_name():
     assert isinstance(options, dict) and options["master_name"] == "mymaster"
     plain = celery_config(Settings())["broker_transport_options"]
     assert isinstance(plain, dict) and "master_name" not in plain
+
+
+def test_sentinels_that_name_no_primary_say_so_and_what_to_do():
+    from producers.exceptions import QueueUnavailable
+    from producers.redis_errors import queue_error
+
+    for kind in (redis.sentinel.MasterNotFoundError, redis.asyncio.sentinel.MasterNotFoundError):
+        error = queue_error(kind("No master found for 'mymaster'"), redacted_endpoint(THREE))
+        assert isinstance(error, QueueUnavailable) and error.retryable
+        assert str(error).startswith("redis at sentinel s1:26379,s2:26380,s3:26379/2 has no "
+                                     "primary now: No master found for 'mymaster'; retry in "
+                                     "a few seconds with the same idempotency key")
