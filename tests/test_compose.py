@@ -426,6 +426,9 @@ def test_the_sentinel_profile_replicates_redis_and_three_sentinels_watch_it(serv
         assert "--replicaof redis 6379" in command, name
         assert "--requirepass 5f3a9c" in command and "--masterauth 5f3a9c" in command, name
         assert "--maxmemory-policy noeviction" in command and "--appendonly yes" in command
+        assert "--min-replicas-to-write 0" in command  # 1 from .env in the sentinel profile
+        assert "--min-replicas-to-write 1" in " ".join(interpolate(
+            services[name]["command"], {**SAMPLE_ENV, "REDIS_MIN_REPLICAS_TO_WRITE": "1"}))
     # The primary knows the replicas' password too: it comes back from a failover as one.
     assert "--masterauth 5f3a9c" in " ".join(interpolate(services["redis"]["command"],
                                                          SAMPLE_ENV))

@@ -13,10 +13,13 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
+from producers.connection import redis_client
 from tests.faults.cluster import WorkerPool
 from tests.faults.runner import Plan, Scenario
 from tests.sentinel_cluster import MASTER, SentinelCluster
 
+#: How long the failover waits for a send open at the endpoint before it kills.
+OPEN_SENDS_WAIT_S = 10.0
 #: How long an enqueue waits for its replicas before NotReplicated (and a retry).
 REPLICA_TIMEOUT_S = 0.5
 
@@ -48,11 +51,27 @@ class FailoverScenario(Scenario):
         self.failovers_s: list[float] = []
 
     def failover(self) -> None:
-        """SIGKILL the primary; return once the sentinels have promoted a replica."""
+        """Once sends are open at the endpoint, SIGKILL the primary; return once the
+        sentinels have promoted a replica."""
+        open_sends = self._wait_for_open_sends()
         old = self.cluster.kill_primary()
         new = self.cluster.wait_failover(old)
         took = time.monotonic() - (self.cluster.killed_at or 0.0)
         self.failovers_s.append(took)
         self.redis.crashes += 1  # type: ignore[attr-defined]
-        self.notes.append(f"primary {old} SIGKILLed; the sentinels named {new} "
-                          f"{took:.1f}s later")
+        self.notes.append(f"primary {old} SIGKILLed with {open_sends} send(s) open at the "
+                          f"endpoint; the sentinels named {new} {took:.1f}s later")
+
+    def _wait_for_open_sends(self) -> int:
+        """How many POSTs the endpoint holds unanswered, once there are any (or a deadline)."""
+        client = redis_client(self.settings, socket_timeout=5)
+        try:
+            deadline = time.monotonic() + OPEN_SENDS_WAIT_S
+            while time.monotonic() < deadline and not self._stop.is_set():
+                held = sum(len(jobs) for jobs in self._open_sends_by_worker(client).values())
+                if held:
+                    return held
+                time.sleep(0.01)
+        finally:
+            client.close()
+        raise RuntimeError(f"no send was open at the endpoint for {OPEN_SENDS_WAIT_S:g}s")
