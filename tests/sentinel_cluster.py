@@ -74,9 +74,10 @@ class SentinelCluster:
         self._start_node(primary)
         for port in replicas:
             self._start_node(port, "--replicaof", "127.0.0.1", str(primary))
-        for port in replicas:
-            wait_until(lambda port=port: self._linked(port), START_TIMEOUT_S,
-                       f"replica {port} to sync")
+        # `online` on the primary's side: after a diskless sync a replica counts for WAIT
+        # only from its first REPLCONF ACK, up to a second after its own link is up.
+        wait_until(lambda: self._online(primary) == len(replicas), START_TIMEOUT_S,
+                   "the replicas to be online")
         for port in self.sentinel_ports:
             self._start_sentinel(port, primary)
         wait_until(self._sentinels_agree, START_TIMEOUT_S,
@@ -117,9 +118,11 @@ class SentinelCluster:
             except redis.RedisError:
                 return False
 
-    def _linked(self, port: int) -> bool:
+    def _online(self, port: int) -> int:
         with self.node(port) as client:
-            return client.info("replication").get("master_link_status") == "up"
+            info = client.info("replication")
+        return sum(1 for key, value in info.items() if key.startswith("slave")
+                   and isinstance(value, dict) and value.get("state") == "online")
 
     def _sentinel(self, port: int) -> redis.Redis:
         return redis.Redis(port=port, socket_timeout=2, socket_connect_timeout=2,
