@@ -458,7 +458,9 @@ class Settings:
             )
 
     def _check_sentinel(self) -> None:
-        sentinel = self.redis_url.startswith("sentinel://")
+        from producers.redis_url import is_sentinel
+
+        sentinel = is_sentinel(self.redis_url)
         if sentinel and not self.sentinel_master:
             raise SettingsError(
                 "NOTIFY_SENTINEL_MASTER is not set: REDIS_URL is a sentinel:// URL, which "
