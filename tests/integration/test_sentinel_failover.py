@@ -10,6 +10,8 @@ SIGKILLed 8 s in. Then:
   the sentinels fail over raise a clear `QueueError` (unavailable, or not replicated: the
   job id, the replicas counted, "the same idempotency key"); each refused one, repeated
   with its key once the new primary answers, ends final too;
+* `notify-relay health --worker` and `notify-relay stats --json` answer from the new
+  primary;
 * with NOTIFY_ENQUEUE_MIN_REPLICAS=0 the same run counts the acknowledged jobs the new
   primary never heard of (the figure in the README), and every other one ends final.
 
@@ -18,6 +20,8 @@ Each run prints one summary line (`-s` shows it): the figures behind the README.
 
 from __future__ import annotations
 
+import os
+import subprocess
 import threading
 import time
 from dataclasses import dataclass, field
@@ -26,10 +30,12 @@ from pathlib import Path
 import pytest
 import redis
 
+from notify_relay.cli.ops import command_argv
 from producers import NotReplicated, Producer, QueueError, QueueUnavailable
 from producers.connection import redis_client
 from producers.keys import Keys
 from producers.settings import Settings
+from tests.conftest import ROOT
 from tests.faults.cluster import EmulatorProcess, WorkerPool
 from tests.faults.runner import probe_request, worker_settings
 from tests.sentinel_cluster import MASTER, SentinelCluster
@@ -141,6 +147,7 @@ def run_failover(tmp_path: Path, min_replicas: int) -> dict[str, object]:
         found = wait_settled(client, keys, acked + list(retried.values()), DRAIN_S)
         client.close()
         alive = [workers.pid(i) for i in range(2)]
+        cli = cli_after_failover(settings)
     finally:
         stop.set()
         workers.stop_all()
@@ -155,11 +162,23 @@ def run_failover(tmp_path: Path, min_replicas: int) -> dict[str, object]:
         "retried_lost": [j for j in retried.values() if found.get(j) is None],
         "failover_s": round(failover_s, 2), "pids_before": pids, "pids_after": alive,
         "other_errors": [repr(e) for e in result.other_errors], "refusals": result.refused,
+        "cli": cli,
     }
     print(f"\nsentinel failover, NOTIFY_ENQUEUE_MIN_REPLICAS={min_replicas}: "
           f"{len(acked)} acknowledged, lost {len(lost)}, refused {len(result.refused)} "
           f"({', '.join(figures['refused_kinds']) or 'none'}), failover {failover_s:.1f}s")  # type: ignore[arg-type]
     return figures
+
+
+def cli_after_failover(settings: Settings) -> dict[str, tuple[int, str]]:
+    """`notify-relay health --worker` and `stats --json` on the new primary: exit, stderr."""
+    env = {**os.environ, **settings.to_env(), "PYTHONPATH": str(ROOT)}
+    runs = {}
+    for args in (("health", "--worker"), ("stats", "--json")):
+        done = subprocess.run(command_argv(*args), env=env, capture_output=True, text=True,
+                              timeout=60, check=False)
+        runs[" ".join(args)] = (done.returncode, done.stderr[-500:])
+    return runs
 
 
 def _port() -> int:
@@ -173,6 +192,8 @@ def assert_carried_on(figures: dict[str, object]) -> None:
     assert figures["not_final"] == [], figures
     assert figures["pids_after"] == figures["pids_before"], "a worker was restarted or died"
     assert figures["retried_lost"] == [], figures
+    # The CLI finds the new primary too, and a worker beating there.
+    assert all(rc == 0 for rc, _ in figures["cli"].values()), figures["cli"]  # type: ignore[attr-defined]
 
 
 def assert_refusals_are_clear(refusals: dict[str, QueueError]) -> None:
