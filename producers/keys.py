@@ -26,6 +26,7 @@ transport does anyway: not a Cluster.
 | `rate:*`                   | hash   | worker/store/limiter.py    | TTL of a few windows       |
 | `stats:counters`           | hash   | worker/store/metrics.py    | TTL 30 d, refreshed on write |
 | `stats:window:<t>`         | hash   | worker/store/metrics.py    | TTL 2 min                  |
+| `stats:minute:<t>`         | hash   | worker/store/metrics.py    | TTL 65 min (60 of them)    |
 | `stats:share:<t>`          | hash   | worker/store/waiting.py    | TTL 2 min                  |
 | `stats:workers`            | zset   | worker/store/heartbeat.py  | pruned; TTL 1 d            |
 | `hooks:due`, `hooks:events` | zset+hash | worker/store/webhooks.py (#) | NOTIFY_WEBHOOK_   |

@@ -351,6 +351,17 @@ SPECS: tuple[Spec, ...] = (
          "NAME` makes one."),
     Spec("NOTIFY_API_LOCAL", "api_local", "false", "true or false", _bool,
          "Let `notify-relay api` run without keys, on 127.0.0.1 only."),
+    Spec("NOTIFY_DASHBOARD_AUTH", "dashboard_auth", "", "user:password[,user2:password2]",
+         _basic_auth, "Login of the dashboard `notify-relay api` serves at /ui (HTTP Basic; "
+         "apart from the API keys). Without it (or NOTIFY_DASHBOARD_LOCAL) /ui is off."),
+    Spec("NOTIFY_DASHBOARD_LOCAL", "dashboard_local", "false", "true or false", _bool,
+         "Serve the dashboard without a login, to 127.0.0.1 only."),
+    Spec("NOTIFY_DASHBOARD_CONTROL", "dashboard_control", "false", "true or false", _bool,
+         "Dashboard buttons that replay and purge dead letters (`notify-relay api "
+         "--allow-control` sets it); off: read-only."),
+    Spec("NOTIFY_DASHBOARD_SECRET", "dashboard_secret", "", "any text (32+ random bytes)",
+         _text, "Key of the dashboard's CSRF tokens; unset: `notify-relay api` makes one per "
+         "start (shared by its --workers)."),
 )
 
 
@@ -407,6 +418,10 @@ class Settings:
     flower_local: bool = False
     api_keys: str = field(default="", repr=False)
     api_local: bool = False
+    dashboard_auth: str = field(default="", repr=False)
+    dashboard_local: bool = False
+    dashboard_control: bool = False
+    dashboard_secret: str = field(default="", repr=False)
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str], **overrides: Any) -> Settings:
@@ -522,7 +537,7 @@ class Settings:
 
 
 _SECRETS = frozenset({"api_token", "sentry_dsn", "flower_basic_auth", "webhook_secret",
-                      "api_keys"})
+                      "api_keys", "dashboard_auth", "dashboard_secret"})
 
 
 def parse_one(spec: Spec, raw: str) -> Any:

@@ -50,6 +50,18 @@ if ! command -v curl >/dev/null; then
   fi
 fi
 
+# tests/dashboard: the dashboard's pages in a real headless Chromium (Debian's chromium and
+# chromium-driver; a browser downloaded at test time is not an option). Not root: they skip.
+if [ "$(id -u)" = 0 ]; then
+  missing=()
+  command -v chromium >/dev/null || missing+=(chromium)
+  command -v chromedriver >/dev/null || missing+=(chromium-driver)
+  if [ ${#missing[@]} -gt 0 ]; then
+    echo "bootstrap: installing ${missing[*]} with apt-get (the dashboard's browser tests)"
+    apt_install "${missing[@]}"
+  fi
+fi
+
 # tests/faults/hosts.py: network namespaces, veths and iptables inside them (iproute2,
 # iptables), a wall-clock offset per host (faketime; gcc and libc headers build the small
 # preload fix in tests/faults/monosleep.c). Not root: those tests skip (CI is root: they run).

@@ -56,6 +56,9 @@ BAD_VALUES: dict[str, str] = {
     "NOTIFY_WEBHOOK_CONCURRENCY": "none",
     "NOTIFY_WEBHOOK_MAX_PENDING": "-1",
     "NOTIFY_API_LOCAL": "perhaps",
+    "NOTIFY_DASHBOARD_AUTH": "ops:",
+    "NOTIFY_DASHBOARD_LOCAL": "maybe",
+    "NOTIFY_DASHBOARD_CONTROL": "sometimes",
 }
 #: Values refused with the parser's own reason instead of the accepted form.
 REFUSED_VALUES: dict[str, tuple[str, str]] = {
@@ -67,7 +70,7 @@ REFUSED_VALUES: dict[str, tuple[str, str]] = {
 }
 #: Variables whose value an error message must not repeat.
 SECRET = {"PUSHWOOSH_API_TOKEN", "SENTRY_DSN", "FLOWER_BASIC_AUTH", "NOTIFY_WEBHOOK_SECRET",
-          "NOTIFY_API_KEYS"}
+          "NOTIFY_API_KEYS", "NOTIFY_DASHBOARD_AUTH"}
 SPEC_BY_ENV = {spec.env: spec for spec in SPECS}
 
 

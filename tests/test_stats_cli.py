@@ -13,6 +13,7 @@ import select
 import subprocess
 import time
 import tty
+from collections import Counter
 from collections.abc import Iterator
 from dataclasses import replace
 
@@ -94,6 +95,11 @@ def test_stats_json_reports_waiting_retries_dead_letters_sends_circuit_and_worke
     assert stats["dead_letters"]["by_reason"] == {"permanent": 2, "expired": 1,
                                                   "max_attempts": 0, "ambiguous": 0}
     assert stats["last_minute"] == {"success": 3, "transient": 1}
+    hour = stats["sends_per_minute"]
+    assert len(hour) == 60 and hour[-1]["minute"] <= stats["time"] < hour[-1]["minute"] + 60
+    assert [m["minute"] - hour[0]["minute"] for m in hour] == list(range(0, 3600, 60))
+    recent = Counter(hour[-1]["sends"]) + Counter(hour[-2]["sends"])  # a minute may turn
+    assert recent == {"success": 3, "transient": 1}
     assert stats["circuit"]["state"] == "open"
     assert stats["circuit"]["reason"] == "HTTP 401: token revoked"
     assert list(stats["workers"]) == ["worker-a@host-1"]
@@ -112,6 +118,7 @@ def test_stats_text_shows_one_row_per_concern(busy):
     assert "ABCDE-12345:normal=2" in rows["top applications"]
     assert "permanent=2" in rows["dead letters"] and "expired=1" in rows["dead letters"]
     assert "success=3" in rows["sends, last 60 s"]
+    assert "success=3" in rows["sends, last hour"]
     assert "ABCDE-12345=4" in rows["share by app"]
     assert "OPEN" in rows["circuit"] and "token revoked" in rows["circuit"]
     assert "worker-a@host-1" in rows["workers live"]

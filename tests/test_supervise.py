@@ -7,7 +7,9 @@ from __future__ import annotations
 import signal
 import subprocess
 import sys
+import time
 
+from notify_relay.supervise import RESEND_AFTER_S
 from tests.conftest import ROOT
 
 # A child that swallows its first SIGTERM, and exits 0 on the next.
@@ -69,3 +71,28 @@ def test_any_other_end_keeps_its_code():
                         + WAITS)
     killed.send_signal(signal.SIGTERM)
     assert killed.wait(timeout=20) == 256 - signal.SIGKILL  # SystemExit(-9)
+
+
+# A child whose shutdown takes a while after its first SIGTERM, as Flower's does (its
+# threads are joined); it says how many signals it got.
+SLOW_STOP = f"""
+import signal, sys, time
+seen = []
+signal.signal(signal.SIGTERM, lambda *_: seen.append(1))
+print("ready", flush=True)
+while not seen:
+    time.sleep(0.01)
+time.sleep({RESEND_AFTER_S * 0.6})
+print("signals", len(seen), flush=True)
+"""
+
+
+def test_a_child_still_shutting_down_gets_no_second_signal():
+    supervisor = supervised(SLOW_STOP)
+    # Not a synchronisation: the signal comes late in the supervisor's first RESEND_AFTER_S,
+    # where a resend on a fixed cycle from its start (as before) fell mid-shutdown.
+    time.sleep(RESEND_AFTER_S * 0.6)
+    supervisor.send_signal(signal.SIGTERM)
+    assert supervisor.wait(timeout=20) == 0
+    assert supervisor.stdout is not None
+    assert supervisor.stdout.read().strip() == "signals 1"

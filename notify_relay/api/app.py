@@ -3,7 +3,8 @@
 Built once per server process (uvicorn calls `create_app()` in each of `--workers N`,
 reading the settings from the environment). Per process: one `AsyncProducer` on one
 asyncio Redis pool (made at start-up, closed at shutdown), the keyring, the OpenAPI
-document rendered once, and the request counters.
+document rendered once, the request counters, and the dashboard at /ui
+(notify_relay/dashboard/: its own login, its own sync Redis client, read in threads).
 """
 
 from __future__ import annotations
@@ -13,9 +14,11 @@ import contextlib
 import gc
 import json
 import os
+import secrets
 from collections.abc import AsyncIterator
 
 from starlette.applications import Starlette
+from starlette.routing import Mount
 from starlette.types import ASGIApp
 
 from notify_relay.api.access import AccessLog
@@ -23,6 +26,7 @@ from notify_relay.api.auth import Keyring
 from notify_relay.api.errors import HANDLERS
 from notify_relay.api.openapi import document
 from notify_relay.api.routes import ROUTES
+from notify_relay.dashboard.app import create_dashboard
 from producers.async_producer import AsyncProducer
 from producers.connection import async_redis_client, redis_client
 from producers.keys import Keys
@@ -59,8 +63,15 @@ def create_app(settings: Settings | None = None) -> ASGIApp:
         finally:
             await app.state.producer.aclose()
             await asyncio.to_thread(metrics.flush)  # blocking I/O: not on the loop
+            if dashboard is not None:
+                dashboard.state.stores.redis.close()
 
-    app = Starlette(routes=ROUTES, exception_handlers=HANDLERS,  # type: ignore[arg-type]
+    # The dashboard (/ui), when a login (or local mode) is configured. Its CSRF key is
+    # NOTIFY_DASHBOARD_SECRET, which `notify-relay api` sets for all its workers; a random
+    # one per process otherwise (an app built by a test).
+    dashboard = create_dashboard(settings, secrets.token_bytes(32))
+    routes = [*ROUTES, *([Mount("/ui", app=dashboard)] if dashboard else [])]
+    app = Starlette(routes=routes, exception_handlers=HANDLERS,  # type: ignore[arg-type]
                     lifespan=lifespan)
     app.state.keyring = Keyring.from_settings(settings)
     app.state.openapi = json.dumps(document(), separators=(",", ":")).encode()

@@ -15,17 +15,26 @@ from notify_relay.cli.common import load_settings
               type=click.IntRange(0, 65535), help="Port to listen on (also $PORT).")
 @click.option("--workers", default=1, show_default=True, type=click.IntRange(min=1),
               help="Server processes on this port (one per core for the most requests/s).")
-def api(host: str, port: int, workers: int) -> None:
+@click.option("--allow-control", is_flag=True,
+              help="Dashboard (/ui) buttons that replay and purge dead letters (off: "
+                   "read-only). Whoever has the dashboard's login can then use them.")
+def api(host: str, port: int, workers: int, allow_control: bool) -> None:
     """Serve the HTTP API: POST /v1/notifications[/batch], GET /v1/notifications/ID.
 
     Callers send `Authorization: Bearer <key>` with a key from NOTIFY_API_KEYS
     (`notify-relay api-key NAME` makes one). Without keys it refuses to start, unless
     NOTIFY_API_LOCAL=true (then on 127.0.0.1 only, no key asked). The document is at
     GET /v1/openapi.json; GET /healthz says whether Redis answers.
+
+    The dashboard is at /ui, behind its own login, NOTIFY_DASHBOARD_AUTH=user:password
+    (or NOTIFY_DASHBOARD_LOCAL=true: 127.0.0.1 only), read-only unless --allow-control.
     """
     from notify_relay.api.server import serve  # uvicorn and Starlette only for this command
 
-    serve(load_settings(), host, port, workers)
+    settings = load_settings()
+    if allow_control:
+        settings = settings.replace(dashboard_control=True)
+    serve(settings, host, port, workers)
 
 
 @click.command("api-key")

@@ -79,6 +79,8 @@ def render(settings: Settings, s: dict[str, Any]) -> str:
         _row("parked retries", retries["parked"], "" if due is None else f"next due in {due}s"),
         _row("dead letters", dead["total"], _pairs(dead["by_reason"] or {})),
         _row("sends, last 60 s", sum(s["last_minute"].values()), _pairs(s["last_minute"])),
+        _row("sends, last hour", sum(sum(m["sends"].values()) for m in s["sends_per_minute"]),
+             _pairs(_hour_by_class(s["sends_per_minute"]))),
         _row("share by app", "", _pairs(s["share_last_minute"])),
         _row("circuit", s["circuit"]["state"].upper(), _circuit(s["circuit"])),
         _row("limiter", "", _limiter(s["limiter"])),
@@ -93,6 +95,14 @@ def render(settings: Settings, s: dict[str, Any]) -> str:
              f"reported in all; {s['unknown_identifiers']['jobs_kept']} job(s) kept for export"),
     ]
     return "\n".join(rows)
+
+
+def _hour_by_class(minutes: list[dict[str, Any]]) -> dict[str, int]:
+    totals: dict[str, int] = {}
+    for minute in minutes:
+        for cls, count in minute["sends"].items():
+            totals[cls] = totals.get(cls, 0) + count
+    return totals
 
 
 def _webhook_rows(hooks: dict[str, Any]) -> list[str]:

@@ -38,6 +38,8 @@ POLL_S = 0.25
 #: A message is out of every list only between a worker's pop and its `unacked` write
 #: (milliseconds); nothing left for this long means nothing is coming.
 STUCK_S = 2.0
+#: A fault waits at most this long past its time for a job not yet final to meet.
+WORK_WAIT_S = 2.0
 #: How long a kill waits for a worker with a send open at the endpoint.
 KILL_WAIT_S = 10.0
 #: Requests re-read on each look for open sends (every older one has been answered).
@@ -249,7 +251,7 @@ class Scenario:
 
     def _inject(self) -> None:
         for injection in sorted(self.schedule, key=lambda i: i.at_s):
-            if not self._wait_for(injection.at_s):
+            if not self._wait_for(injection.at_s) or not self._wait_for_work():
                 return
             injection.pending = len(self.jobs) - len(self.final)
             injection.done_at_s = self._elapsed()
@@ -257,6 +259,16 @@ class Scenario:
                 injection.action()
             except Exception as exc:  # the run goes on; the report and the test say so
                 self.failures.append(f"injection {injection.name!r} failed: {exc!r}")
+
+    def _wait_for_work(self) -> bool:
+        """A fault that meets no job proves nothing: between two batches of the feed every
+        job may be final (it was, once in CI), so wait up to WORK_WAIT_S for one that is not.
+        False if the run is being torn down."""
+        until = self._elapsed() + WORK_WAIT_S
+        while len(self.jobs) == len(self.final) and self._elapsed() < until:
+            if self._stop.wait(0.005):
+                return False
+        return True
 
     def _feed(self) -> None:
         producer = Producer(settings=self.settings)

@@ -7,6 +7,7 @@ Owner of two key families (keys.py `stats:*`):
 |--------------------|------|-----------------------------------------|-------------------------|
 | `stats:counters`   | hash | `family:label` → running total          | fixed fields; TTL 30 d  |
 | `stats:window:<t>` | hash | failure class → sends in the 5 s from t | TTL 2 min               |
+| `stats:minute:<t>` | hash | failure class → sends in the minute from t | TTL 65 min           |
 
 (The counters' TTL is refreshed on every write: it only drops a deployment idle for a
 month, which Prometheus reads as an ordinary counter reset.)
@@ -41,6 +42,10 @@ LATENCY_BUCKETS_S = (0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 WINDOW_BUCKET_S = 5
 WINDOW_S = 60
 WINDOW_TTL_S = 120
+#: The last hour's sends per minute (the dashboard's plot): one hash per minute.
+MINUTE_S = 60
+HOUR_MINUTES = 60
+MINUTE_TTL_S = (HOUR_MINUTES + 5) * MINUTE_S
 COUNTERS_TTL_S = 30 * 86400
 _WARN_EVERY_S = 60.0
 
@@ -78,11 +83,13 @@ class Metrics:
 
     def attempt(self, failure_class: str, duration_s: float) -> None:
         """One send finished: by class, its latency, and the last-minute window."""
-        window = self._keys.stats(f"window:{window_start(self._clock())}")
+        now = self._clock()
+        window = self._keys.stats(f"window:{window_start(now)}")
+        minute = self._keys.stats(f"minute:{minute_start(now)}")
         self._add([(self._counters, f"attempts:{failure_class}", 1),
                    (self._counters, latency_field(duration_s), 1),
                    (self._counters, "latency_sum", duration_s),
-                   (window, failure_class, 1)])
+                   (window, failure_class, 1), (minute, failure_class, 1)])
 
     def flush(self) -> None:
         """Write what was added up since the last flush (kept for the next one on error)."""
@@ -109,8 +116,8 @@ class Metrics:
         def write(pipe: redis.client.Pipeline) -> None:
             for key, field, amount in items:
                 self._incr_key(pipe, key, field, amount)
-                if key != self._counters:  # a window: short-lived
-                    pipe.expire(key, WINDOW_TTL_S)
+                if key != self._counters:  # a window or a minute: short-lived
+                    pipe.expire(key, MINUTE_TTL_S if ":minute:" in key else WINDOW_TTL_S)
 
         return self._write(write)
 
@@ -150,6 +157,10 @@ def window_start(now: float) -> int:
     return int(now // WINDOW_BUCKET_S) * WINDOW_BUCKET_S
 
 
+def minute_start(now: float) -> int:
+    return int(now // MINUTE_S) * MINUTE_S
+
+
 def read_counters(client: redis.Redis, keys: Keys) -> dict[str, float]:
     """Every running total, by field (`attempts:transient`, `latency:0.1`, `succeeded`…)."""
     raw = client.hgetall(keys.stats("counters"))
@@ -167,3 +178,14 @@ def recent_sends(client: redis.Redis, keys: Keys, now: float) -> dict[str, int]:
         for name, value in bucket.items():
             totals[name.decode()] = totals.get(name.decode(), 0) + int(value)
     return totals
+
+
+def sends_per_minute(client: redis.Redis, keys: Keys, now: float) -> list[dict[str, object]]:
+    """The last hour's sends by failure class, one row per minute, oldest first (the
+    current minute last, still filling): `{"minute": epoch s, "sends": {class: n}}`."""
+    starts = [minute_start(now) - i * MINUTE_S for i in reversed(range(HOUR_MINUTES))]
+    pipe = client.pipeline(transaction=False)
+    for start in starts:
+        pipe.hgetall(keys.stats(f"minute:{start}"))
+    return [{"minute": start, "sends": {k.decode(): int(v) for k, v in sorted(bucket.items())}}
+            for start, bucket in zip(starts, pipe.execute(), strict=True)]

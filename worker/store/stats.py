@@ -37,6 +37,7 @@ def collect(stores: Stores, now: float | None = None, *,
         "dead_letters": {"total": stores.dead.count(),
                          "by_reason": stores.dead.count_by_reason() if dead_by_reason else None},
         "last_minute": metrics.recent_sends(client, keys, now),
+        "sends_per_minute": metrics.sends_per_minute(client, keys, now),
         "share_last_minute": stores.waiting.shares(now),
         "circuit": circuit_view(stores.circuit.state(), now),
         # The limiter's keys are named after a hash of the API token: without
