@@ -38,7 +38,7 @@ from producers.enqueue import ENQUEUE, Call, Enqueuer, JobId, Plan
 from producers.job import Priority
 from producers.outcomes import aread_raw, decode_record, is_final, still_waiting
 from producers.redis_errors import raises_queue_errors
-from producers.scripts import aexecute
+from producers.scripts import aexecute, aexecute_and_wait
 from producers.settings import Settings
 
 #: Plans of at most this many requests are made on the loop; larger ones in a thread.
@@ -149,14 +149,34 @@ class AsyncProducer:
         return self._enqueuer.plan(requests, **options)
 
     async def _send(self, call: Call) -> list[Any]:
-        replies: list[Any] = await ENQUEUE.acall(self._redis, call.keys, call.args)
-        return replies
+        """One (grouped) script call. With NOTIFY_ENQUEUE_MIN_REPLICAS, each reply comes
+        as (reply, replicas that confirmed the call), so every caller of a group learns
+        its own jobs' fate from its own slice of the replies."""
+        if not self._enqueuer.min_replicas:
+            replies: list[Any] = await ENQUEUE.acall(self._redis, call.keys, call.args)
+            return replies
+        pipe = self._redis.pipeline(transaction=False)
+        ENQUEUE.queue(pipe, call.keys, call.args)
+        [reply], acked = await aexecute_and_wait(pipe, self._enqueuer.min_replicas,
+                                                 self._enqueuer.replica_timeout_ms)
+        return [(value, acked) for value in reply]
 
     async def _run(self, plan: Plan) -> list[JobId]:
         if len(plan.calls) == 1:  # concurrent ones share a script call (coalesce.py)
             [call] = plan.calls
-            return plan.job_ids([await self._group.run(call)])
+            replies = await self._group.run(call)
+            if not self._enqueuer.min_replicas:
+                return plan.job_ids([replies])
+            job_ids = plan.job_ids([[value for value, _ in replies]])
+            self._enqueuer.check_replicated(job_ids, min(acked for _, acked in replies))
+            return job_ids
         pipe = self._redis.pipeline(transaction=False)
         for call in plan.calls:
             ENQUEUE.queue(pipe, call.keys, call.args)
-        return plan.job_ids(await aexecute(pipe))
+        if not self._enqueuer.min_replicas:
+            return plan.job_ids(await aexecute(pipe))
+        results, acked = await aexecute_and_wait(pipe, self._enqueuer.min_replicas,
+                                                 self._enqueuer.replica_timeout_ms)
+        job_ids = plan.job_ids(results)
+        self._enqueuer.check_replicated(job_ids, acked)
+        return job_ids

@@ -7,6 +7,13 @@ reach Redis differs (blocking, or awaited). So there is one implementation of th
     plan = Enqueuer(settings).plan(requests, priority="urgent", ...)
     replies = [run(script, call.keys, call.args) for call in plan.calls]
     job_ids = plan.job_ids(replies)        # JobId: a str, with .duplicate
+    enqueuer.check_replicated(job_ids, acked)   # with NOTIFY_ENQUEUE_MIN_REPLICAS > 0
+
+With NOTIFY_ENQUEUE_MIN_REPLICAS > 0 the script calls travel with a WAIT on their own
+connection (`producers.scripts.execute_and_wait`), and too few acknowledgements raise
+`NotReplicated` naming the jobs. A repeat with the same idempotency key writes nothing new
+but still propagates (the script always touches the dispatchers' wake-up list), so its WAIT
+covers the first write too: the repeat returns only once the job is on the replicas.
 """
 
 from __future__ import annotations
@@ -18,6 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from producers.exceptions import NotReplicated
 from producers.job import Priority
 from producers.keys import Keys
 from producers.outcomes import Status
@@ -111,6 +119,25 @@ class Enqueuer:
                                                                         strict=True)]
         return Plan([self._call(level, jobs[i:i + JOBS_PER_CALL])
                      for i in range(0, len(jobs), JOBS_PER_CALL)], [job[0] for job in jobs])
+
+    @property
+    def min_replicas(self) -> int:
+        """NOTIFY_ENQUEUE_MIN_REPLICAS: 0 means no WAIT at all."""
+        return self.settings.enqueue_min_replicas
+
+    @property
+    def replica_timeout_ms(self) -> int:
+        return max(1, int(self.settings.enqueue_replica_timeout_s * 1000))
+
+    def check_replicated(self, job_ids: Sequence[str], acked: int) -> None:
+        """NotReplicated when fewer than NOTIFY_ENQUEUE_MIN_REPLICAS replicas confirmed."""
+        if acked < self.min_replicas:
+            from producers.redis_errors import redacted_endpoint
+
+            raise NotReplicated.after_wait(
+                redacted_endpoint(self.settings.redis_url), wanted=self.min_replicas,
+                acked=acked, timeout_s=self.settings.enqueue_replica_timeout_s,
+                job_ids=job_ids)
 
     def adopt(self, job: dict[str, Any]) -> Call:
         """The call that takes a whole job (a message another tool published) into its

@@ -31,7 +31,7 @@ from __future__ import annotations
 import json
 import math
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar
 
 import marshmallow
@@ -121,17 +121,37 @@ class NotReplicated(QueueError):
     """Written on the primary, but fewer replicas than asked confirmed it in time.
 
     The write may be lost if the primary fails now. Repeating it is safe with the same
-    idempotency key: if it survived, the first job's id comes back.
+    idempotency key: if it survived, the first job's id comes back (and the repeat waits
+    for the replicas again). `job_ids`, `wanted` and `acked` say which and how far.
     """
 
+    job_ids: tuple[str, ...] = ()
+    wanted: int = 0
+    acked: int = 0
+
     @classmethod
-    def after_wait(cls, endpoint: str, *, wanted: int, acked: int,
-                   timeout_s: float) -> NotReplicated:
-        return cls(f"redis at {endpoint} did not replicate the write",
-                   f"{acked} of {wanted} replica(s) confirmed it within {timeout_s:g}s",
-                   "enqueue again with the same idempotency key (the first job's id comes "
-                   "back if it survived); check the replicas' link to the primary",
-                   endpoint)
+    def after_wait(cls, endpoint: str, *, wanted: int, acked: int, timeout_s: float,
+                   job_ids: Sequence[str] = ()) -> NotReplicated:
+        ids = tuple(str(job_id) for job_id in job_ids)
+        error = cls(f"redis at {endpoint} did not replicate {_the_jobs(ids)}",
+                    f"{acked} of {wanted} replica(s) confirmed it within {timeout_s:g}s",
+                    "enqueue again with the same idempotency key (the first job's id comes "
+                    "back if it survived); check the replicas' link to the primary",
+                    endpoint)
+        error.job_ids, error.wanted, error.acked = ids, wanted, acked
+        return error
+
+
+#: Job ids a NotReplicated message names at most (an enqueue_many may hold thousands).
+SHOWN_JOB_IDS = 3
+
+
+def _the_jobs(ids: tuple[str, ...]) -> str:
+    if not ids:
+        return "the write"
+    shown = ", ".join(ids[:SHOWN_JOB_IDS])
+    more = f" and {len(ids) - SHOWN_JOB_IDS} more" if len(ids) > SHOWN_JOB_IDS else ""
+    return f"job {shown}" if len(ids) == 1 else f"jobs {shown}{more}"
 
 
 def flatten_messages(messages: Any, prefix: str = "") -> list[tuple[str, str]]:

@@ -22,7 +22,7 @@ from producers.enqueue import ENQUEUE, Enqueuer, JobId, Plan
 from producers.job import Priority
 from producers.outcomes import OutcomeStore, is_final, still_waiting
 from producers.redis_errors import raises_queue_errors
-from producers.scripts import execute
+from producers.scripts import execute, execute_and_wait
 from producers.settings import Settings
 
 
@@ -64,7 +64,9 @@ class Producer:
         `.duplicate` is then True). Raises
         `producers.ValidationError`, or ValueError for a bad priority or `expires_in`
         (nothing enqueued), or a `producers.QueueError` when Redis fails
-        (`QueueUnavailable`, `QueueFull`).
+        (`QueueUnavailable`, `QueueFull`; `NotReplicated` when fewer than
+        NOTIFY_ENQUEUE_MIN_REPLICAS replicas confirmed the job in time: enqueue again
+        with the same idempotency key).
         """
         plan = self._enqueuer.plan([request], priority=priority,
                                    idempotency_keys=[idempotency_key],
@@ -114,6 +116,8 @@ class Producer:
         self._redis.close()
 
     def _run(self, plan: Plan) -> list[JobId]:
+        if self._enqueuer.min_replicas:
+            return self._run_replicated(plan)
         if len(plan.calls) == 1:
             [call] = plan.calls
             return plan.job_ids([ENQUEUE(self._redis, call.keys, call.args)])
@@ -121,3 +125,14 @@ class Producer:
         for call in plan.calls:
             ENQUEUE.queue(pipe, call.keys, call.args)
         return plan.job_ids(execute(pipe))
+
+    def _run_replicated(self, plan: Plan) -> list[JobId]:
+        """The calls with WAIT on their connection; NotReplicated when too few confirmed."""
+        pipe = self._redis.pipeline(transaction=False)
+        for call in plan.calls:
+            ENQUEUE.queue(pipe, call.keys, call.args)
+        replies, acked = execute_and_wait(pipe, self._enqueuer.min_replicas,
+                                          self._enqueuer.replica_timeout_ms)
+        job_ids = plan.job_ids(replies)
+        self._enqueuer.check_replicated(job_ids, acked)
+        return job_ids

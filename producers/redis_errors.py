@@ -13,6 +13,7 @@ with `.settings`: `Producer`, the async producer) apply it as `raise ours from t
 | OutOfMemoryError (OOM)                                     | QueueFull        | -           |
 | BusyLoadingError (LOADING)                                 | QueueUnavailable | 5 s         |
 | TimeoutError                                               | QueueUnavailable | 1 s         |
+| MasterNotFoundError (the sentinels name no primary)        | QueueUnavailable | 1 s         |
 | ConnectionError (refused, reset, name unknown, max clients) | QueueUnavailable | 1 s        |
 | ReadOnlyError (READONLY)                                   | QueueUnavailable | 1 s         |
 | MASTERDOWN, CLUSTERDOWN, TRYAGAIN, UNBLOCKED               | QueueUnavailable | 1 s         |
@@ -37,7 +38,9 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 from urllib.parse import parse_qs, urlsplit
 
+import redis.asyncio.sentinel
 import redis.exceptions as rx
+import redis.sentinel
 
 from producers.exceptions import (
     RETRY_AFTER_S,
@@ -48,6 +51,7 @@ from producers.exceptions import (
     SettingsError,
     one_line,
 )
+from producers.redis_url import is_sentinel, parse_sentinel_url
 
 __all__ = [
     "queue_error",
@@ -65,7 +69,13 @@ LOADING_RETRY_AFTER_S = 5.0
 
 
 def redacted_endpoint(url: str) -> str:
-    """`host:port/db` of a redis:// or rediss:// URL, without user or password."""
+    """`host:port/db` of a redis:// or rediss:// URL, without user or password
+    (`sentinel h1:26379,h2:26379/db` for a sentinel:// one)."""
+    if is_sentinel(url):
+        try:
+            return parse_sentinel_url(url).endpoint()
+        except ValueError:
+            return "sentinel (REDIS_URL)"
     try:
         parts = urlsplit(url)
         host = parts.hostname or "localhost"
@@ -99,6 +109,11 @@ _ROWS = (
     _Row((rx.TimeoutError,), frozenset(), QueueUnavailable,
          "redis at {endpoint} timed out",
          "retry later, with the same idempotency key (the write may have happened)"),
+    # Before ConnectionError, its base: the sentinels answered, but name no primary.
+    _Row((redis.sentinel.MasterNotFoundError, redis.asyncio.sentinel.MasterNotFoundError),
+         frozenset(), QueueUnavailable, "redis at {endpoint} has no primary now",
+         "retry in a few seconds with the same idempotency key (the sentinels are failing "
+         "over, or too few of them agree: check them and NOTIFY_SENTINEL_MASTER)"),
     _Row((rx.ConnectionError,), frozenset(), QueueUnavailable,
          "redis at {endpoint} is unavailable", "start it or fix REDIS_URL, then retry"),
     _Row((rx.ReadOnlyError,), frozenset({"READONLY"}), QueueUnavailable,

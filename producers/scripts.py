@@ -7,7 +7,12 @@ here, in one place, for both ways a script is called:
 
 * `script(client, keys, args)`: at once; the reply.
 * `script.queue(pipe, keys, args)` on a pipeline, then `execute(pipe)`: the pipeline's
-  replies, any NOSCRIPT one re-run with EVAL in a second round trip.
+  replies, any NOSCRIPT one re-run with EVAL in a second round trip. `execute_and_wait(
+  pipe, replicas, timeout_ms)` also ends each round trip with WAIT (NOTIFY_ENQUEUE_MIN_
+  REPLICAS) and says how many replicas confirmed the writes.
+
+After a Sentinel failover the new primary's cache holds none of the scripts: the first
+call of each answers NOSCRIPT there and is re-run as EVAL, as after a restart.
 
 On `redis.asyncio` (the async producer) the same two, awaited: `await script.acall(client,
 keys, args)`, and `script.queue(pipe, ...)` then `await aexecute(pipe)`, with the same
@@ -121,6 +126,46 @@ async def aexecute(pipe: redis.asyncio.client.Pipeline) -> list[Any]:
     if missing:
         _merge(replies, missing, await pipe.execute(raise_on_error=False))
     return _raise_first_error(replies)
+
+
+def execute_and_wait(pipe: redis.client.Pipeline, replicas: int,
+                     timeout_ms: int) -> tuple[list[Any], int]:
+    """`execute(pipe)` with WAIT closing each round trip: the replies, and how many
+    replicas confirmed every write (the fewest over the rounds).
+
+    WAIT counts the writes of its own connection only, so it must travel in the same
+    pipeline as the scripts: a WAIT on another pooled connection would confirm nothing.
+    A NOSCRIPT re-run goes on the pipeline's next round, perhaps on another connection,
+    so that round gets its own WAIT. (A round redis-py repeats after a lost connection is
+    repeated whole, WAIT included, on the new connection.)
+    """
+    calls = pipe.__dict__.pop("_notify_scripts", [])
+    pipe.execute_command("WAIT", replicas, timeout_ms)
+    replies = list(pipe.execute(raise_on_error=False))
+    acked = [replies.pop()]
+    missing = _requeue_missing(pipe, calls, replies)
+    if missing:
+        pipe.execute_command("WAIT", replicas, timeout_ms)
+        again = list(pipe.execute(raise_on_error=False))
+        acked.append(again.pop())
+        _merge(replies, missing, again)
+    return _raise_first_error(replies), min(_raise_first_error(acked))
+
+
+async def aexecute_and_wait(pipe: redis.asyncio.client.Pipeline, replicas: int,
+                            timeout_ms: int) -> tuple[list[Any], int]:
+    """`execute_and_wait` for an asyncio pipeline."""
+    calls = pipe.__dict__.pop("_notify_scripts", [])
+    pipe.execute_command("WAIT", replicas, timeout_ms)
+    replies = list(await pipe.execute(raise_on_error=False))
+    acked = [replies.pop()]
+    missing = _requeue_missing(pipe, calls, replies)
+    if missing:
+        pipe.execute_command("WAIT", replicas, timeout_ms)
+        again = list(await pipe.execute(raise_on_error=False))
+        acked.append(again.pop())
+        _merge(replies, missing, again)
+    return _raise_first_error(replies), min(_raise_first_error(acked))
 
 
 def _requeue_missing(pipe: Any, calls: list[tuple[int, Script, tuple[Any, ...]]],

@@ -61,11 +61,26 @@ def _bool(raw: str) -> bool:
 
 
 def _redis_url(raw: str) -> str:
-    # redis-py's from_url and kombu's Redis transport both take these two; sentinel://
-    # and unix:// are not understood by one or the other.
-    if not re.match(r"^rediss?://", raw):
+    # redis-py's from_url and kombu's Redis transport both take redis:// and rediss://;
+    # sentinel:// is kombu's spelling, made into redis-py Sentinel clients by
+    # producers/connection.py; unix:// is not understood by kombu.
+    from producers.redis_url import BadRedisUrl, check_redis_url
+
+    try:
+        return check_redis_url(raw)
+    except BadRedisUrl as exc:
+        raise Refused(str(exc)) from None
+
+
+def _optional_name(raw: str) -> str:
+    return _name(raw) if raw else ""
+
+
+def _count(raw: str) -> int:
+    value = int(raw)
+    if value < 0:
         raise ValueError
-    return raw
+    return value
 
 
 def _http_url(raw: str) -> str:
@@ -217,8 +232,19 @@ def _api_keys(raw: str) -> str:
 
 
 SPECS: tuple[Spec, ...] = (
-    Spec("REDIS_URL", "redis_url", "redis://127.0.0.1:6379/0", "redis:// or rediss:// URL",
-         _redis_url, "Redis used as broker, outcome store, retry park and dead-letter store."),
+    Spec("REDIS_URL", "redis_url", "redis://127.0.0.1:6379/0",
+         "redis://, rediss:// or sentinel://h:26379;sentinel://h2:26379 URL",
+         _redis_url, "Redis used as broker, outcome store, retry park and dead-letter store "
+         "(sentinel://: the primary Sentinel names, found again after a failover)."),
+    Spec("NOTIFY_SENTINEL_MASTER", "sentinel_master", "", "the name Sentinel monitors, or "
+         "empty", _optional_name, "With a sentinel:// REDIS_URL (required then): the "
+         "`sentinel monitor` name of the primary to use."),
+    Spec("NOTIFY_ENQUEUE_MIN_REPLICAS", "enqueue_min_replicas", "0", "whole number >= 0",
+         _count, "An enqueue returns only once this many replicas have the job (WAIT), "
+         "else raises NotReplicated (retry with the same idempotency key). 0: on the "
+         "primary's word alone."),
+    Spec("NOTIFY_ENQUEUE_REPLICA_TIMEOUT", "enqueue_replica_timeout_s", "1", "seconds > 0",
+         _positive_float, "How long an enqueue waits for NOTIFY_ENQUEUE_MIN_REPLICAS."),
     Spec("PUSHWOOSH_API_TOKEN", "api_token", "", "the server API access token",
          _token, "Sent only as `Authorization: Token ...`; never logged or stored. "
          "Required by the worker."),
@@ -344,6 +370,9 @@ class Settings:
     """Every setting, parsed and checked. Build with `Settings.from_env(os.environ)`."""
 
     redis_url: str = "redis://127.0.0.1:6379/0"
+    sentinel_master: str = ""
+    enqueue_min_replicas: int = 0
+    enqueue_replica_timeout_s: float = 1.0
     api_token: str = field(default="", repr=False)
     base_url: str = "https://api.pushwoosh.com"
     allow_plain_http: bool = False
@@ -410,6 +439,7 @@ class Settings:
 
     def check(self) -> None:
         """Cross-field rules that a single variable cannot express."""
+        self._check_sentinel()
         # L9: the token goes in the Authorization header; over plain http to another host
         # it travels in clear (and to any HTTP proxy). The local emulator stays allowed.
         host = urlsplit(self.base_url).hostname or ""
@@ -441,6 +471,20 @@ class Settings:
                 "NOTIFY_VISIBILITY_TIMEOUT must be longer than NOTIFY_CONNECT_TIMEOUT + "
                 "NOTIFY_READ_TIMEOUT, or a slow send would be redelivered while still running"
             )
+
+    def _check_sentinel(self) -> None:
+        from producers.redis_url import is_sentinel
+
+        sentinel = is_sentinel(self.redis_url)
+        if sentinel and not self.sentinel_master:
+            raise SettingsError(
+                "NOTIFY_SENTINEL_MASTER is not set: REDIS_URL is a sentinel:// URL, which "
+                "needs the name of the primary the sentinels monitor (their `sentinel "
+                "monitor <name> ...` line)")
+        if self.sentinel_master and not sentinel:
+            raise SettingsError(
+                "NOTIFY_SENTINEL_MASTER is set but REDIS_URL is not a sentinel:// URL: "
+                "use sentinel://host:26379;sentinel://host2:26379, or unset it")
 
     @property
     def watchdog_grace_s(self) -> float:

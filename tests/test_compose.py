@@ -105,10 +105,10 @@ def interpolate(value: Any, env: dict[str, str]) -> Any:
         if op == ":?" and not env.get(name):
             raise KeyError(f"required variable {name} is missing a value: {arg}")
         if op == ":-" and not env.get(name):
-            return arg
+            return interpolate(arg, env)  # a default may hold a ${...} of its own
         return env.get(name, "")
 
-    return re.sub(r"\$\$|\$\{(\w+)(?:(:[-?])([^}]*))?\}", one, value)
+    return re.sub(r"\$\$|\$\{(\w+)(?:(:[-?])((?:[^${}]|\$\{[^}]*\})*))?\}", one, value)
 
 
 def our_services(services: dict[str, Any]) -> dict[str, Any]:
@@ -128,6 +128,9 @@ def test_the_stack_has_redis_worker_api_flower_and_a_dev_only_emulator(services)
     assert services["emulator"]["profiles"] == ["dev"]
     assert all("profiles" not in services[name] for name in ("redis", "worker", "api",
                                                              "flower"))
+    sentinel = {"redis-replica-1", "redis-replica-2", "sentinel-1", "sentinel-2", "sentinel-3"}
+    assert {name for name, s in services.items() if s.get("profiles") == ["sentinel"]} \
+        == sentinel
 
 
 def test_one_service_builds_the_image_and_the_others_never_pull_it(services):
@@ -411,3 +414,39 @@ def test_dockerignore_keeps_secrets_out_and_what_the_build_copies_in():
         assert dockerignored(secret_or_bulk, patterns), secret_or_bulk
     for source in copy_sources(DOCKERFILE.read_text()):
         assert not dockerignored(source, patterns), source
+
+
+SENTINEL_URL = ("sentinel://:5f3a9c@sentinel-1:26379/0;sentinel://sentinel-2:26379;"
+                "sentinel://sentinel-3:26379")
+
+
+def test_the_sentinel_profile_replicates_redis_and_three_sentinels_watch_it(services):
+    for name in ("redis-replica-1", "redis-replica-2"):
+        command = " ".join(interpolate(services[name]["command"], SAMPLE_ENV))
+        assert "--replicaof redis 6379" in command, name
+        assert "--requirepass 5f3a9c" in command and "--masterauth 5f3a9c" in command, name
+        assert "--maxmemory-policy noeviction" in command and "--appendonly yes" in command
+        assert "--min-replicas-to-write 0" in command  # 1 from .env in the sentinel profile
+        assert "--min-replicas-to-write 1" in " ".join(interpolate(
+            services[name]["command"], {**SAMPLE_ENV, "REDIS_MIN_REPLICAS_TO_WRITE": "1"}))
+    # The primary knows the replicas' password too: it comes back from a failover as one.
+    assert "--masterauth 5f3a9c" in " ".join(interpolate(services["redis"]["command"],
+                                                         SAMPLE_ENV))
+    for name in ("sentinel-1", "sentinel-2", "sentinel-3"):
+        [script] = interpolate(services[name]["command"], SAMPLE_ENV)
+        assert "'sentinel monitor notify-relay redis 6379 2'" in script, name  # quorum 2/3
+        assert "'sentinel auth-pass notify-relay 5f3a9c'" in script
+        assert script.endswith("exec redis-server /tmp/sentinel.conf --sentinel")
+
+
+def test_with_the_sentinel_url_every_component_reaches_redis_through_the_sentinels(services):
+    env = {**SAMPLE_ENV, "STACK_REDIS_URL": SENTINEL_URL,
+           "NOTIFY_SENTINEL_MASTER": "notify-relay"}
+    for name in ("worker", "api", "flower"):
+        seen = environment(services[name], env)
+        assert seen["REDIS_URL"] == SENTINEL_URL, name
+        settings = Settings.from_env(seen)  # the URL and the name pass the settings check
+        assert settings.sentinel_master == "notify-relay", name
+    # The URL .env.example shows is that one, with the password left to fill in.
+    example = (ROOT / ".env.example").read_text()
+    assert "#   STACK_REDIS_URL=" + SENTINEL_URL.replace("5f3a9c", "<REDIS_PASSWORD>") in example

@@ -15,6 +15,9 @@ from producers.settings import SPECS, Settings, SettingsError, _text
 #: One wrong value per variable whose value is checked (free text ones accept anything).
 BAD_VALUES: dict[str, str] = {
     "REDIS_URL": "localhost:6379",
+    "NOTIFY_SENTINEL_MASTER": "my master",
+    "NOTIFY_ENQUEUE_MIN_REPLICAS": "-1",
+    "NOTIFY_ENQUEUE_REPLICA_TIMEOUT": "0",
     "PUSHWOOSH_BASE_URL": "api.pushwoosh.com",
     "NOTIFY_QUEUE": "my queue",
     "NOTIFY_KEY_PREFIX": "notify relay",

@@ -21,9 +21,10 @@ from typing import Any
 import redis
 from celery import Celery, bootsteps, signals
 
-from producers.connection import redis_client
+from producers.connection import SENTINEL_TIMEOUT_S, redis_client
+from producers.redis_url import is_sentinel
 from producers.settings import Settings, SettingsError
-from worker import logs, sentry
+from worker import broker, logs, sentry
 from worker.scheduler import SCHEDULER_REDIS_TIMEOUT_S, start_loops
 from worker.store import Stores
 from worker.store.heartbeat import Heartbeat
@@ -47,8 +48,11 @@ def load_settings() -> Settings:
 def celery_config(settings: Settings) -> dict[str, object]:
     visibility = settings.visibility_timeout_s
     return {
+        # A sentinel:// URL is kombu's own spelling; its sentinel transport asks for the
+        # primary of `master_name` on every (re)connection, so a worker follows a failover.
         "broker_url": settings.redis_url,
         "broker_transport_options": {
+            **sentinel_options(settings),
             # Every kombu key under our prefix, beside ours.
             "global_keyprefix": settings.key_prefix,
             # A job held by a dead worker comes back after this, not after kombu's hour.
@@ -78,6 +82,16 @@ def celery_config(settings: Settings) -> dict[str, object]:
         "task_send_sent_event": settings.task_events,
         "worker_cancel_long_running_tasks_on_connection_loss": False,
     }
+
+
+def sentinel_options(settings: Settings) -> dict[str, object]:
+    """kombu's transport options for a sentinel:// REDIS_URL (none for a plain one)."""
+    if not is_sentinel(settings.redis_url):
+        return {}
+    return {"master_name": settings.sentinel_master,
+            # The same bound on asking a sentinel as producers/connection.py's clients.
+            "sentinel_kwargs": {"socket_timeout": SENTINEL_TIMEOUT_S,
+                                "socket_connect_timeout": SENTINEL_TIMEOUT_S}}
 
 
 def limit_malloc_arenas() -> None:
@@ -155,6 +169,7 @@ class WebhookStep(bootsteps.StartStopStep):
 
 settings = load_settings()
 limit_malloc_arenas()
+broker.register()  # sentinel://: kombu's transport with the failover fix (worker/broker.py)
 # SummaryTask: Flower and `celery inspect` see a job summary, never the job (redaction.py).
 app = Celery("notify_relay", task_cls="worker.redaction:SummaryTask")
 app.conf.update(celery_config(settings))

@@ -26,6 +26,7 @@ import redis
 
 from notify_relay.processes import free_port
 from producers import Producer, QueueError
+from producers.connection import redis_client
 from producers.keys import Keys
 from producers.settings import Settings
 from tests.faults.cluster import EmulatorProcess, RedisServer, WorkerPool
@@ -138,7 +139,7 @@ class Scenario:
         caught: jobs still `sending` under the dead process's claim, their POST at the
         endpoint. Those must each end with a "worker lost" attempt (`caught`).
         """
-        client = redis.Redis.from_url(self.settings.redis_url, socket_timeout=5)
+        client = redis_client(self.settings, socket_timeout=5)
         try:
             deadline = time.monotonic() + KILL_WAIT_S
             while time.monotonic() < deadline and not self._stop.is_set():
@@ -300,7 +301,7 @@ class Scenario:
 
     def _wait_final(self, threads: list[threading.Thread]) -> None:
         """Until every job is final, or some are provably stuck, or the deadline."""
-        client = redis.Redis.from_url(self.settings.redis_url, socket_timeout=5)
+        client = redis_client(self.settings, socket_timeout=5)
         quiet_since: float | None = None
         try:
             while self._elapsed() < self.plan.deadline_s:
@@ -397,7 +398,7 @@ class Scenario:
     def _quiesce(self) -> None:
         """Every job is final; wait until nothing is left that could send once more, so
         that a POST after a job's final state would be in the log we reconcile."""
-        client = redis.Redis.from_url(self.settings.redis_url, socket_timeout=5)
+        client = redis_client(self.settings, socket_timeout=5)
         deadline = time.monotonic() + self.plan.quiesce_s
         try:
             while any(self.residue(client).values()):
@@ -421,7 +422,7 @@ class Scenario:
                                       for job_id in self.jobs.values()}
         finally:
             producer.close()
-        client = redis.Redis.from_url(self.settings.redis_url)
+        client = redis_client(self.settings)
         try:
             dead = list(DeadLetterStore(client, self.keys, self.settings).iter_newest())
             held = self.holders(client)

@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 
 from tests.faults.conftest import ScenarioFactory
+from tests.faults.failover import FailoverScenario
 from tests.faults.reconcile import Reconciliation
 from tests.faults.runner import Plan, Scenario
 
@@ -143,6 +144,20 @@ def test_a_hostile_endpoint_makes_no_job_lost_sent_twice_unflagged_or_heavy(
     drips = result.endpoint_answers.get("200 drip", 0)
     assert drips > 0 and result.ambiguous_attempts >= drips  # cut by the send's deadline
     assert max(s.workers.peak_rss_mb) < HOSTILE_PEAK_RSS_MB, s.workers.peak_rss_mb
+
+
+@pytest.mark.timeout(180)
+def test_a_sentinel_failover_loses_no_acknowledged_job(tmp_path, publish: Publish) -> None:
+    # The feeder waits for one replica per enqueue (NOTIFY_ENQUEUE_MIN_REPLICAS=1) and
+    # retries a refused batch with the same keys. A batch every 0.3 s, each send 0.3 s: the
+    # batch of 6.0 s is in flight at 6.15 s, and the kill waits for a send open at the
+    # endpoint (with 0.1 s sends, 1 run in 5 found every job final at the kill).
+    s = FailoverScenario(Plan("sentinel-failover", feed_s=12.0, latency_ms=300.0,
+                              deadline_s=80.0), tmp_path)
+    s.at(6.15, "SIGKILL the primary mid-send; the sentinels promote a replica", s.failover)
+    run(s, publish, lambda s: [f"failover took {t:.1f}s" for t in s.failovers_s])
+    assert s.failovers_s, "the primary was never killed"
+    assert s.workers.exits == [], s.workers.exits  # the workers rode it out, unrestarted
 
 
 @pytest.mark.timeout(240)

@@ -134,10 +134,18 @@ def test_flower_without_a_login_refuses_to_start(key_prefix, redis_client):
     assert "FLOWER_BASIC_AUTH is not set" in run.stderr
 
 
-@pytest.mark.parametrize("url", ["sentinel://127.0.0.1:26379", "unix:///tmp/redis.sock"])
+@pytest.mark.parametrize("url", ["sentinel://127.0.0.1:26379;redis://127.0.0.1:6379",
+                                 "unix:///tmp/redis.sock"])
 def test_a_redis_url_the_clients_cannot_use_is_refused_at_start_up(url, key_prefix, redis_client):
     [run] = run_all({"enqueue": ENTRY_POINTS["enqueue"]}, clean_env(key_prefix, REDIS_URL=url))
     assert_refused(run, "REDIS_URL")
+
+
+def test_a_sentinel_url_without_the_monitored_name_is_refused_at_start_up(key_prefix,
+                                                                         redis_client):
+    env = clean_env(key_prefix, REDIS_URL="sentinel://127.0.0.1:26379")
+    [run] = run_all({"enqueue": ENTRY_POINTS["enqueue"]}, env)
+    assert_refused(run, "NOTIFY_SENTINEL_MASTER")
 
 
 def test_the_reference_and_the_emulator_need_no_valid_settings(key_prefix, redis_client):
