@@ -86,6 +86,9 @@ def run(system: System, n: int, duration_s: float, redis: RedisServer, endpoint:
         out_dir: Path) -> dict[str, Any]:
     """Sample `system`'s workers for `duration_s` while they drain `n` pre-filled jobs."""
     spy = shutil.which("py-spy") or str(Path(sys.executable).parent / "py-spy")
+    if not Path(spy).exists():
+        raise SystemExit("benchmarks: the profile needs py-spy: "
+                         "pip install -e '.[bench]' (or --only without profile)")
     redis.flush()
     endpoint.reset(0)
     target = Target(redis.url, endpoint.url)
