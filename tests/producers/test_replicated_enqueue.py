@@ -31,20 +31,19 @@ def primary(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PrivateRedis]:
     replica = PrivateRedis(log_dir, "--replicaof", "127.0.0.1", str(primary.port))
     try:
         with primary.client() as client:
-            wait_until(lambda: online(client) == 1, 20, "the replica to be online")
+            wait_until(lambda: replicates(client), 20, "the replica to confirm a write")
         yield primary
     finally:
         replica.stop()
         primary.stop()
 
 
-def online(client: redis.Redis) -> int:
-    """Replicas WAIT counts: `online`, which after a diskless sync waits for the replica's
-    first REPLCONF ACK (up to a second after its link is up): a WAIT before then gets 0."""
-    info = client.info("replication")
-    return sum(1 for key, value in info.items()
-               if key.startswith("slave") and isinstance(value, dict)
-               and value.get("state") == "online")
+def replicates(client: redis.Redis) -> bool:
+    """The replica confirms a write to WAIT: the readiness that counts. INFO says `online`
+    before it does: after a diskless sync the primary streams to it, and WAIT counts it,
+    only from its first REPLCONF ACK (up to a second later; WAIT got 0 then, in a full run)."""
+    client.set("nrrepl:ready", "1")
+    return int(client.execute_command("WAIT", 1, 100)) >= 1
 
 
 def settings_for(primary: PrivateRedis, replicas: int) -> Settings:
