@@ -19,11 +19,11 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import ipaddress
 import secrets
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from notify_relay.addresses import is_loopback
 from producers.settings import API_KEY_ENTRY, Settings, SettingsError
 
 #: Prefix of the keys `new_key` makes: a secret scanner (or a person) can tell what it is.
@@ -113,16 +113,7 @@ def check_can_serve(settings: Settings, host: str) -> None:
             "NOTIFY_API_KEYS is not set: the API enqueues for anyone who reaches it, so it "
             "needs keys", todo="make one with `notify-relay api-key NAME`; for a local run "
             "on 127.0.0.1 set NOTIFY_API_LOCAL=true")
-    if not _loopback(host):
+    if not is_loopback(host):
         raise SettingsError(
             f"NOTIFY_API_LOCAL without NOTIFY_API_KEYS serves 127.0.0.1 only, not {host!r}",
             todo="drop --host (or pass --host 127.0.0.1), or set NOTIFY_API_KEYS")
-
-
-def _loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False

@@ -6,7 +6,6 @@ Exit codes as elsewhere (notify_relay/cli/errors.py): 0 fine, 1 unhealthy (no li
 
 from __future__ import annotations
 
-import ipaddress
 import json
 import os
 import socket
@@ -18,6 +17,7 @@ from typing import IO, Any
 import click
 
 from notify_relay import container as pid1
+from notify_relay.addresses import is_loopback
 from notify_relay.cli.common import load_settings
 from notify_relay.supervise import run_until_stopped
 from producers.connection import redis_client
@@ -329,7 +329,7 @@ def flower_command(settings: Settings, environ: dict[str, str], *, port: int,
                              "control workers, so it needs a login (user:password). For a "
                              "local run on 127.0.0.1 set NOTIFY_FLOWER_LOCAL=1")
         address = address or "127.0.0.1"
-        if not _loopback(address):
+        if not is_loopback(address):
             raise ValueError(f"NOTIFY_FLOWER_LOCAL without FLOWER_BASIC_AUTH listens on "
                              f"127.0.0.1 only, not {address!r}")
     # --conf=/dev/null: Flower would otherwise exec ./flowerconfig.py from the working
@@ -344,16 +344,6 @@ def flower_command(settings: Settings, environ: dict[str, str], *, port: int,
     return [*argv, *extra], env
 
 
-def _loopback(address: str) -> bool:
-    if address == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(address).is_loopback
-    except ValueError:
-        return False
-
-
 def command_argv(*args: str) -> list[str]:
     """`notify-relay ARGS…` as a child process of this interpreter (for the demo, tests)."""
     return [sys.executable, "-m", "notify_relay.cli", *args]
-

@@ -22,9 +22,9 @@ import base64
 import binascii
 import hashlib
 import hmac
-import ipaddress
 from dataclasses import dataclass
 
+from notify_relay.addresses import is_loopback
 from producers.settings import Settings, SettingsError
 
 #: Who a request is when NOTIFY_DASHBOARD_LOCAL lets it in without a login.
@@ -66,7 +66,7 @@ class Gate:
     def who(self, authorization: str | None, client_host: str | None) -> str | None:
         """The user a request is (its Basic login, or LOCAL_USER), or None: refuse."""
         if self.local:
-            return LOCAL_USER if client_host and loopback(client_host) else None
+            return LOCAL_USER if client_host and is_loopback(client_host) else None
         presented = _basic(authorization)
         if presented is None:
             return None
@@ -109,18 +109,9 @@ def _basic(authorization: str | None) -> tuple[str, str] | None:
     return (name, password) if colon else None
 
 
-def loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
-
-
 def check_can_serve(settings: Settings, host: str) -> None:
     """Refuse NOTIFY_DASHBOARD_LOCAL without a login on a non-loopback listen address."""
-    if settings.dashboard_auth or not settings.dashboard_local or loopback(host):
+    if settings.dashboard_auth or not settings.dashboard_local or is_loopback(host):
         return
     raise SettingsError(
         f"NOTIFY_DASHBOARD_LOCAL without NOTIFY_DASHBOARD_AUTH serves 127.0.0.1 only, not "
